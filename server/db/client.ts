@@ -1,0 +1,79 @@
+// One database handle for the process: embedded PGlite when no DATABASE_URL is set, otherwise a
+// postgres.js pool. Migrations from drizzle/ are applied at open, under an advisory lock so
+// replicas can start together.
+import path from "node:path";
+import fs from "node:fs";
+import type { PgDatabase, PgQueryResultHKT } from "drizzle-orm/pg-core";
+import * as schema from "./schema";
+import { repoRoot } from "../env";
+
+export type Schema = typeof schema;
+export type Db = PgDatabase<PgQueryResultHKT, Schema>;
+export type Tx = Parameters<Parameters<Db["transaction"]>[0]>[0];
+
+export interface Database {
+  db: Db;
+  kind: "pglite" | "postgres";
+  close(): Promise<void>;
+  /** Postgres LISTEN; with PGlite an in-process emitter gives the same semantics. */
+  listen(channel: string, onPayload: (payload: string) => void): Promise<() => Promise<void>>;
+  notify(channel: string, payload: string): Promise<void>;
+}
+
+const migrationsFolder = path.join(repoRoot, "drizzle");
+const MIGRATION_LOCK = 0x7465_6e62; // "tenb"
+
+export async function openDatabase(opts: { url?: string; dataDir?: string }): Promise<Database> {
+  return opts.url ? openPostgres(opts.url) : openPglite(opts.dataDir);
+}
+
+async function openPglite(dataDir: string | undefined): Promise<Database> {
+  const { PGlite } = await import("@electric-sql/pglite");
+  const { drizzle } = await import("drizzle-orm/pglite");
+  const { migrate } = await import("drizzle-orm/pglite/migrator");
+  if (dataDir) fs.mkdirSync(dataDir, { recursive: true });
+  const client = dataDir ? await PGlite.create(dataDir) : await PGlite.create();
+  const db = drizzle(client, { schema });
+  await migrate(db, { migrationsFolder });
+  return {
+    db: db as unknown as Db,
+    kind: "pglite",
+    close: () => client.close(),
+    async listen(channel, onPayload) {
+      const unsub = await client.listen(channel, onPayload);
+      return async () => unsub();
+    },
+    async notify(channel, payload) {
+      await client.query("select pg_notify($1, $2)", [channel, payload]);
+    },
+  };
+}
+
+async function openPostgres(url: string): Promise<Database> {
+  const { default: postgres } = await import("postgres");
+  const { drizzle } = await import("drizzle-orm/postgres-js");
+  const { migrate } = await import("drizzle-orm/postgres-js/migrator");
+  const client = postgres(url, { max: 10, onnotice: () => {} });
+  const db = drizzle(client, { schema });
+  // Session-level advisory lock on one reserved connection; the migrator uses the pool.
+  const lockConn = await client.reserve();
+  try {
+    await lockConn`select pg_advisory_lock(${MIGRATION_LOCK})`;
+    await migrate(db, { migrationsFolder });
+  } finally {
+    await lockConn`select pg_advisory_unlock(${MIGRATION_LOCK})`.catch(() => {});
+    lockConn.release();
+  }
+  return {
+    db: db as unknown as Db,
+    kind: "postgres",
+    close: () => client.end({ timeout: 5 }),
+    async listen(channel, onPayload) {
+      const sub = await client.listen(channel, (p) => onPayload(p));
+      return () => sub.unlisten();
+    },
+    async notify(channel, payload) {
+      await client`select pg_notify(${channel}, ${payload})`;
+    },
+  };
+}

@@ -1,0 +1,44 @@
+// The only module that reads process.env. Everything else receives typed settings.
+import { z } from "zod";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+
+export const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
+
+const schema = z.object({
+  NODE_ENV: z.enum(["development", "production", "test"]).default("development"),
+  PORT: z.coerce.number().int().min(0).max(65535).default(3000),
+  HOST: z.string().default("0.0.0.0"),
+  /** Public URL of the console, used for cookies and origin checks. */
+  TENBIN_BASE_URL: z.string().url().optional(),
+  /** Postgres connection string; unset = embedded PGlite in TENBIN_DATA_DIR. */
+  DATABASE_URL: z.string().optional(),
+  TENBIN_DATA_DIR: z.string().default(path.join(repoRoot, "data")),
+  /** Session signing secret (>= 32 chars). Unset = generated once and kept in the data dir. */
+  TENBIN_AUTH_SECRET: z.string().min(32).optional(),
+  TENBIN_ADMIN_EMAIL: z.string().email().default("admin@tenbin.local"),
+  TENBIN_ADMIN_PASSWORD: z.string().min(12).optional(),
+  TENBIN_ALLOW_SIGNUP: z
+    .enum(["true", "false"])
+    .default("true")
+    .transform((v) => v === "true"),
+  /** Serve the API only (no Next.js console): used by API tests and the CLI tests. */
+  TENBIN_NO_UI: z
+    .enum(["true", "false", "1", "0"])
+    .default("false")
+    .transform((v) => v === "true" || v === "1"),
+  LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
+  TEST_DATABASE_URL: z.string().default("postgres://postgres@127.0.0.1:5432/postgres"),
+  TENBIN_TEST_DB: z.enum(["pglite", "postgres"]).default("pglite"),
+});
+
+export type Env = z.infer<typeof schema>;
+
+export function loadEnv(source: NodeJS.ProcessEnv = process.env): Env {
+  const parsed = schema.safeParse(source);
+  if (!parsed.success) {
+    const lines = parsed.error.issues.map((i) => `  ${i.path.join(".")}: ${i.message}`);
+    throw new Error(`invalid environment:\n${lines.join("\n")}`);
+  }
+  return parsed.data;
+}

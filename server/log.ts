@@ -1,0 +1,5 @@
+import pino from "pino";
+
+export function createLogger(level: string, name = "tenbin") {
+  return pino({ name, level });
+}

@@ -1,0 +1,76 @@
+// Entry point: one process serving the console, the API, websockets and /metrics.
+//   tsx server/main.ts          production-style (expects `next build` output)
+//   tsx server/main.ts --dev    Next.js dev mode with hot reload
+import { loadEnv, repoRoot } from "./env";
+import { createLogger } from "./log";
+import { openServices } from "./services";
+import { createHttpServer, type UpgradeHandler } from "./http";
+import { ensureFirstAdmin } from "./domain/users";
+
+async function main() {
+  const env = loadEnv();
+  const log = createLogger(env.LOG_LEVEL);
+  const dev = process.argv.includes("--dev");
+  process.env.NEXT_TELEMETRY_DISABLED = "1";
+
+  const services = await openServices(env);
+  log.info({ database: services.database.kind }, "database ready");
+
+  const admin = await ensureFirstAdmin(services.database.db, services.auth, {
+    email: env.TENBIN_ADMIN_EMAIL,
+    ...(env.TENBIN_ADMIN_PASSWORD ? { password: env.TENBIN_ADMIN_PASSWORD } : {}),
+  });
+  if (admin) {
+    const line = "=".repeat(64);
+    console.log(
+      `\n${line}\n First platform admin created (shown once):\n   email:    ${admin.email}\n   password: ${admin.password}\n${line}\n`,
+    );
+  }
+
+  let nextHandlers: { handle: import("node:http").RequestListener; upgrade: UpgradeHandler } | undefined;
+  if (!env.TENBIN_NO_UI) {
+    const { default: next } = await import("next");
+    const app = next({ dev, dir: repoRoot, hostname: "localhost", port: env.PORT });
+    await app.prepare();
+    const handle = app.getRequestHandler();
+    const upgrade = app.getUpgradeHandler();
+    nextHandlers = {
+      handle: (req, res) => void handle(req, res),
+      upgrade: (req, socket, head) => void upgrade(req, socket, head),
+    };
+  }
+
+  const upgrades = new Map<string, UpgradeHandler>();
+  const http = createHttpServer({ services, log, upgrades, ...(nextHandlers ? { next: nextHandlers } : {}) });
+  await new Promise<void>((resolve, reject) => {
+    http.server.once("error", reject);
+    http.server.listen(env.PORT, env.HOST, () => resolve());
+  });
+  const address = http.server.address();
+  const port = typeof address === "object" && address ? address.port : env.PORT;
+  log.info({ port, ui: !env.TENBIN_NO_UI }, "listening");
+  console.log(`Tenbin console and API: ${services.baseURL.replace(/:\d+$/, `:${port}`)}`);
+
+  let stopping = false;
+  const stop = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    log.info({ signal }, "shutting down: finishing in-flight requests");
+    try {
+      await http.shutdown();
+      await services.close();
+      log.info("stopped cleanly");
+      process.exit(0);
+    } catch (err) {
+      log.error({ err }, "shutdown failed");
+      process.exit(1);
+    }
+  };
+  process.on("SIGTERM", () => void stop("SIGTERM"));
+  process.on("SIGINT", () => void stop("SIGINT"));
+}
+
+main().catch((err: unknown) => {
+  console.error(err instanceof Error ? err.message : err);
+  process.exit(1);
+});

@@ -1,0 +1,54 @@
+// Opens what the server process needs: database (migrated), auth, the API dependencies.
+import fs from "node:fs";
+import path from "node:path";
+import { randomBytes } from "node:crypto";
+import { openDatabase, type Database } from "./db/client";
+import { createAuth, type Auth } from "./auth/auth";
+import { auditSignUp } from "./domain/users";
+import type { Env } from "./env";
+import type { ApiDeps } from "./api/trpc";
+
+export interface Services {
+  database: Database;
+  auth: Auth;
+  deps: ApiDeps;
+  baseURL: string;
+  close(): Promise<void>;
+}
+
+/** The session secret: from the environment, else generated once and kept in the data dir. */
+function authSecret(env: Env): string {
+  if (env.TENBIN_AUTH_SECRET) return env.TENBIN_AUTH_SECRET;
+  const file = path.join(env.TENBIN_DATA_DIR, "auth-secret");
+  try {
+    return fs.readFileSync(file, "utf8").trim();
+  } catch {
+    fs.mkdirSync(env.TENBIN_DATA_DIR, { recursive: true });
+    const secret = randomBytes(32).toString("base64url");
+    fs.writeFileSync(file, secret + "\n", { mode: 0o600, flag: "wx" });
+    return secret;
+  }
+}
+
+export async function openServices(env: Env, overrides: { database?: Database; baseURL?: string } = {}): Promise<Services> {
+  const database =
+    overrides.database ??
+    (await openDatabase(
+      env.DATABASE_URL ? { url: env.DATABASE_URL } : { dataDir: path.join(env.TENBIN_DATA_DIR, "pglite") },
+    ));
+  const baseURL = overrides.baseURL ?? env.TENBIN_BASE_URL ?? `http://localhost:${env.PORT}`;
+  let auth: Auth | undefined = undefined;
+  auth = createAuth(database.db, {
+    baseURL,
+    secret: authSecret(env),
+    allowSignUp: env.TENBIN_ALLOW_SIGNUP,
+    onUserCreated: (u) => auditSignUp(database.db, auth!, u),
+  });
+  return {
+    database,
+    auth,
+    baseURL,
+    deps: { db: database.db, auth },
+    close: () => database.close(),
+  };
+}
