@@ -79,8 +79,9 @@ const cpuMs = (usage: NodeJS.CpuUsage) => (usage.user + usage.system) / 1000;
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 const round = (value: number, digits = 1) => Number(value.toFixed(digits));
 
-async function burst(ports: number[], child: ChildProcess, count: number) {
+async function burst(ports: number[], child: ChildProcess, count: number, transport: "native" | "net") {
   const engine = new HealthEngine({
+    transport,
     onTransitions: () => {},
     maxInFlight: 4_000,
     initialState: "up",
@@ -125,9 +126,9 @@ async function burst(ports: number[], child: ChildProcess, count: number) {
   };
 }
 
-async function sustained(ports: number[], child: ChildProcess, rules: number, seconds: number) {
+async function sustained(ports: number[], child: ChildProcess, rules: number, seconds: number, transport: "native" | "net") {
   const transitions: HealthTransition[] = [];
-  const engine = new HealthEngine({ onTransitions: (batch) => transitions.push(...batch), initialState: "up" });
+  const engine = new HealthEngine({ transport, onTransitions: (batch) => transitions.push(...batch), initialState: "up" });
   const targets: HealthTarget[] = [];
   for (let i = 0; i < rules; i++) {
     const port = ports[i % ports.length]!;
@@ -195,20 +196,39 @@ async function main(): Promise<void> {
   const { child, ports } = await startBackends(kind);
   try {
     console.error(`backends (${kind}) on ${HOST} ports ${ports.join(",")}`);
+    const only = flag("only", "");
+    const transport = flag("transport", "native") === "net" ? "net" : "native";
+    // Alternate the transports so that machine noise hits both alike; net.Socket is the baseline.
     const bursts = [];
-    for (let run = 1; run <= 3; run++) {
-      const result = await burst(ports, child, burstCount);
-      console.error(`  burst run ${run}: ${JSON.stringify(result)}`);
+    const netBursts = [];
+    for (let run = 1; run <= (only === "sustained" ? 0 : 3); run++) {
+      const result = await burst(ports, child, burstCount, transport);
+      console.error(`  burst run ${run} (${transport}): ${JSON.stringify(result)}`);
       bursts.push(result);
       await sleep(1_000);
+      if (transport === "native") {
+        const baseline = await burst(ports, child, burstCount, "net");
+        console.error(`  burst run ${run} (net baseline): ${JSON.stringify(baseline)}`);
+        netBursts.push(baseline);
+        await sleep(1_000);
+      }
     }
+    if (only === "burst") return;
     const median = [...bursts].sort((a, b) => a.cpuPerProbeUs - b.cpuPerProbeUs)[1]!;
+    const netMedian = [...netBursts].sort((a, b) => a.cpuPerProbeUs - b.cpuPerProbeUs)[1];
     console.error(`sustained: ${rules} rules every 10 s for ${seconds} s`);
-    const steady = await sustained(ports, child, rules, seconds);
+    const steady = await sustained(ports, child, rules, seconds, transport);
     const figures = {
       bench: "health",
       server: kind,
+      transport,
       burst: { ...median, runs: bursts.map((b) => b.cpuPerProbeUs), falseTimeoutsAllRuns: bursts.reduce((sum, b) => sum + b.falseTimeouts, 0) },
+      burstNetBaseline: netMedian && {
+        cpuPerProbeUs: netMedian.cpuPerProbeUs,
+        wallMs: netMedian.wallMs,
+        runs: netBursts.map((b) => b.cpuPerProbeUs),
+        ratio: round(median.cpuPerProbeUs / netMedian.cpuPerProbeUs, 2),
+      },
       sustained: steady,
       bars: {
         burstCpuPerProbeUs: { value: median.cpuPerProbeUs, bar: 60, ok: median.cpuPerProbeUs <= 60 },

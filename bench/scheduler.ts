@@ -92,6 +92,7 @@ report("fresh placement", fresh.ms, freshCheck, fresh.result.moved);
 const downIds = new Set(fleet.filter((_, i) => i % 31 === 0).slice(0, DOWN).map((n) => n.id));
 const degraded: PlacementNode[] = fleet.map((n) => (downIds.has(n.id) ? { ...n, state: "down" } : n));
 const placedVips: PlacementVip[] = freshVips.map((v) => ({ ...v, current: fresh.result.assignments.get(v.id)! }));
+place(degraded, placedVips); // warm-up
 const replace = timed(() => place(degraded, placedVips));
 const replaceCheck = check(degraded, replace.result);
 const orphaned = placedVips.reduce((sum, v) => sum + v.current.filter((id) => downIds.has(id)).length, 0);

@@ -71,6 +71,14 @@ struct {
 
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct tb_vip_filter);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} tb_vip_filter SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__uint(max_entries, TB_MAX_LISTENERS);
 	__type(key, __u32);
 	__type(value, struct tb_listener);
@@ -95,9 +103,11 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } tb_cidr6 SEC(".maps");
 
+/* Memory-mappable: the agent writes tables straight into the inactive buffer. */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__uint(max_entries, 2 * TB_MAX_LISTENERS);
+	__uint(map_flags, BPF_F_MMAPABLE);
 	__type(key, __u32);
 	__type(value, struct tb_maglev_table);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
@@ -212,6 +222,20 @@ static __always_inline int tb_verdict(struct tb_global_stats *g, int action)
 		action = XDP_DROP;
 	}
 	return action;
+}
+
+/* 0 when `folded` (a destination address's words, xor-folded) is certainly not a VIP. */
+static __always_inline int tb_maybe_vip(__u32 folded)
+{
+	__u32 zero = 0, bit, word;
+	struct tb_vip_filter *f = bpf_map_lookup_elem(&tb_vip_filter, &zero);
+
+	if (!f)
+		return 1;
+	bit = tb_vip_filter_bit(folded);
+	word = bit >> 6;
+	asm volatile("" : "+r"(word)); /* keep the bound visible to the verifier */
+	return (f->bits[word] >> (bit & 63)) & 1;
 }
 
 static __always_inline __u32 tb_find_range(const struct tb_vip *v, __u8 proto, __u16 port)
@@ -442,7 +466,7 @@ static __always_inline int tb_forward(struct xdp_md *ctx, struct tb_pkt *p,
 	struct tb_maglev_table *table;
 	__u8 dmac[6], smac[6];
 	__u32 ifindex = 0;
-	int stateless;
+	int stateless, hashed = 0;
 
 	l = bpf_map_lookup_elem(&tb_listeners, &id);
 	ls = bpf_map_lookup_elem(&tb_stats_lsn, &id);
@@ -451,8 +475,6 @@ static __always_inline int tb_forward(struct xdp_md *ctx, struct tb_pkt *p,
 		return XDP_PASS;
 	ls->packets++;
 	ls->bytes += p->frame_len;
-	p->hash = flow4 ? tb_hash4(flow4, l->flags & TB_LISTENER_F_SRC_AFFINITY) :
-			  tb_hash6(flow6, l->flags & TB_LISTENER_F_SRC_AFFINITY);
 
 	if (l->flags & TB_LISTENER_F_CIDR_FILTER) {
 		void *allowed;
@@ -490,6 +512,9 @@ static __always_inline int tb_forward(struct xdp_md *ctx, struct tb_pkt *p,
 
 	g->c[TB_G_CACHE_MISS]++;
 	ls->new_flows++;
+	p->hash = flow4 ? tb_hash4(flow4, l->flags & TB_LISTENER_F_SRC_AFFINITY) :
+			  tb_hash6(flow6, l->flags & TB_LISTENER_F_SRC_AFFINITY);
+	hashed = 1;
 	sel = bpf_map_lookup_elem(&tb_table_sel, &id);
 	if (!sel)
 		return XDP_PASS;
@@ -517,6 +542,9 @@ static __always_inline int tb_forward(struct xdp_md *ctx, struct tb_pkt *p,
 	}
 
 send:
+	if (be->family == TB_FAMILY_V6 && !hashed) /* the outer flow label carries the hash */
+		p->hash = flow4 ? tb_hash4(flow4, l->flags & TB_LISTENER_F_SRC_AFFINITY) :
+				  tb_hash6(flow6, l->flags & TB_LISTENER_F_SRC_AFFINITY);
 	if (be->family == TB_FAMILY_V4 ? cfg->node_v4 == 0 : tb_is_zero16(cfg->node_v6)) {
 		ls->drop_encap++;
 		return XDP_DROP;
@@ -561,6 +589,8 @@ static __always_inline int tb_handle_v4(struct xdp_md *ctx, struct tb_pkt *p, vo
 		goto malformed;
 	if (ip->version != 4 || ip->ihl < 5)
 		goto malformed;
+	if (!tb_maybe_vip(ip->daddr))
+		return XDP_PASS;
 	if (ip->frag_off & bpf_htons(TB_IP_FRAG_MASK)) {
 		/* Fragments carry no (reliable) ports: never classifiable into a listener. */
 		if (bpf_map_lookup_elem(&tb_vip4, &ip->daddr)) {
@@ -646,6 +676,12 @@ static __always_inline int tb_handle_v6(struct xdp_md *ctx, struct tb_pkt *p, vo
 		goto malformed;
 	if (ip6->version != 6)
 		goto malformed;
+	{
+		const __u32 *d = (const __u32 *)&ip6->daddr;
+
+		if (!tb_maybe_vip(d[0] ^ d[1] ^ d[2] ^ d[3]))
+			return XDP_PASS;
+	}
 	if (ip6->nexthdr != IPPROTO_TCP && ip6->nexthdr != IPPROTO_UDP) {
 		if (tb_is_ext_header(ip6->nexthdr) && bpf_map_lookup_elem(&tb_vip6, &ip6->daddr)) {
 			g->c[TB_G_DROP_UNCLASSIFIABLE]++;

@@ -1,7 +1,7 @@
 "use client";
 // The console's typed API client: tRPC over /api/trpc (superjson, batched) with react-query.
 // Only the router's TYPE is imported from the server; no server code reaches the browser.
-import { QueryClient, QueryClientProvider } from "@tanstack/react-query";
+import { QueryCache, QueryClient, QueryClientProvider } from "@tanstack/react-query";
 import { TRPCClientError, createTRPCClient, httpBatchLink } from "@trpc/client";
 import { createTRPCContext } from "@trpc/tanstack-react-query";
 import type { inferRouterOutputs } from "@trpc/server";
@@ -23,7 +23,16 @@ function isPermanent(error: unknown): boolean {
 }
 
 function makeQueryClient() {
-  return new QueryClient({
+  const client: QueryClient = new QueryClient({
+    queryCache: new QueryCache({
+      onError: (error) => {
+        // The session ended (expired, signed out elsewhere): re-ask who we are, and the
+        // console's session gate sends the user to sign-in.
+        if (error instanceof TRPCClientError && (error.data as { code?: string } | undefined)?.code === "UNAUTHORIZED") {
+          void client.invalidateQueries({ queryKey: [["me", "get"]] });
+        }
+      },
+    }),
     defaultOptions: {
       queries: {
         staleTime: 10_000,
@@ -32,6 +41,7 @@ function makeQueryClient() {
       },
     },
   });
+  return client;
 }
 
 export function ApiProvider({ children }: { children: ReactNode }) {

@@ -13,6 +13,8 @@ export const TB_MAX_CIDRS = 65536;
 export const TB_CONN4_PER_CPU = 1 << 20;
 export const TB_CONN6_PER_CPU = 1 << 18;
 export const TB_MAX_RANGES_PER_VIP = 8;
+export const TB_VIP_FILTER_BITS_LOG2 = 16;
+export const TB_VIP_FILTER_WORDS = (1 << TB_VIP_FILTER_BITS_LOG2) / 64;
 export const TB_OUTER_TTL = 64;
 export const TB_HASH_SEED = 0x7e4b1a2d;
 
@@ -62,6 +64,7 @@ export const LAYOUTS = {
   tb_listen_key6: { size: 20, fields: { vip: 0, port: 16, proto: 18 } },
   tb_port_range: { size: 12, fields: { first: 0, last: 2, proto: 4, listener_id: 8 } },
   tb_vip: { size: 8 + 12 * TB_MAX_RANGES_PER_VIP, fields: { n_ranges: 0, ranges: 8 } },
+  tb_vip_filter: { size: 8 * TB_VIP_FILTER_WORDS, fields: { bits: 0 } },
   tb_listener: { size: 8, fields: { flags: 0 } },
   tb_cidr_key4: { size: 12, fields: { prefixlen: 0, listener_id: 4, addr: 8 } },
   tb_cidr_key6: { size: 24, fields: { prefixlen: 0, listener_id: 4, addr: 8 } },
@@ -235,6 +238,23 @@ export function decodeVip(b: Buffer): PortRange[] {
 
 export function vipKey(family: Family, addr: Buffer): Buffer {
   return Buffer.from(addr.subarray(0, family === 4 ? 4 : 16));
+}
+
+/** The VIP pre-filter bit of an address (tb_vip_filter_bit in tb_hash.h). */
+export function vipFilterBit(family: Family, addr: Buffer): number {
+  let folded = addr.readUInt32LE(0);
+  if (family === 6) folded = (folded ^ addr.readUInt32LE(4) ^ addr.readUInt32LE(8) ^ addr.readUInt32LE(12)) >>> 0;
+  return Math.imul(folded, 0x9e3779b1) >>> (32 - TB_VIP_FILTER_BITS_LOG2);
+}
+
+/** The whole pre-filter for a set of VIP addresses. */
+export function encodeVipFilter(vips: ReadonlyArray<{ family: Family; addr: Buffer }>): Buffer {
+  const b = Buffer.alloc(8 * TB_VIP_FILTER_WORDS);
+  for (const v of vips) {
+    const bit = vipFilterBit(v.family, v.addr);
+    b[bit >> 3] = b[bit >> 3]! | (1 << (bit & 7)); // little-endian u64 words: bit i is in byte i/8
+  }
+  return b;
 }
 
 export function encodeListener(flags: number): Buffer {

@@ -169,6 +169,45 @@ export class BpfMap {
   }
 }
 
+/**
+ * A BPF_F_MMAPABLE array mapped into our memory: element i of `valueSize` bytes starts at
+ * i * round_up(valueSize, 8). Writes are visible to the program at once.
+ */
+export class MappedArray {
+  private ptr: unknown;
+  private readonly length: number;
+  readonly stride: number;
+  readonly memory: ArrayBuffer;
+
+  constructor(
+    map: BpfMap,
+    readonly valueSize: number,
+    readonly maxEntries: number,
+  ) {
+    const lib = libbpf();
+    this.stride = Math.ceil(valueSize / 8) * 8;
+    const len = Math.ceil((this.stride * maxEntries) / 4096) * 4096;
+    const p = lib.mmapShared(map.fd, len);
+    if (p === null) throw new BpfError(`mmap ${map.name}`, lib.errno());
+    this.ptr = p;
+    this.memory = lib.view(p, len);
+    this.length = len;
+  }
+
+  /** Element i as 32-bit words (valueSize must be a multiple of 4). */
+  u32(i: number): Uint32Array {
+    if (!this.ptr) throw new Error("mapping is closed");
+    if (i < 0 || i >= this.maxEntries) throw new RangeError(`element ${i} of ${this.maxEntries}`);
+    return new Uint32Array(this.memory, i * this.stride, this.valueSize / 4);
+  }
+
+  close(): void {
+    if (!this.ptr) return;
+    libbpf().munmap(this.ptr, this.length);
+    this.ptr = null;
+  }
+}
+
 export interface TestRunResult {
   /** XDP action code returned by the program. */
   action: number;

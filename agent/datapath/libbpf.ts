@@ -42,6 +42,11 @@ interface LibbpfFns {
   schedSetAffinity(pid: number, size: number, mask: Buffer): number;
   schedGetAffinity(pid: number, size: number, mask: Buffer): number;
   setns(fd: number, nstype: number): number;
+  /** mmap(NULL, len, PROT_READ|PROT_WRITE, MAP_SHARED, fd, 0); null on failure. */
+  mmapShared(fd: number, len: number): Ptr | null;
+  munmap(ptr: Ptr, len: number): number;
+  /** External memory as an ArrayBuffer (no copy). */
+  view(ptr: Ptr, len: number): ArrayBuffer;
   errno(): number;
 }
 
@@ -55,7 +60,7 @@ export function libbpf(): LibbpfFns {
   koffi.opaque("bpf_object");
   koffi.opaque("bpf_map");
   koffi.opaque("bpf_program");
-  const f = (l: koffi.LibraryHandle, decl: string) => l.func(decl);
+  const f = (l: ReturnType<typeof koffi.load>, decl: string) => l.func(decl);
   const fns = {
     openFile: f(lib, "bpf_object *bpf_object__open_file(const char *path, const void *opts)"),
     load: f(lib, "int bpf_object__load(bpf_object *obj)"),
@@ -93,6 +98,8 @@ export function libbpf(): LibbpfFns {
     setAff: f(libc, "int sched_setaffinity(int pid, size_t size, const void *mask)"),
     getAff: f(libc, "int sched_getaffinity(int pid, size_t size, void *mask)"),
     setns: f(libc, "int setns(int fd, int nstype)"),
+    mmap: f(libc, "void *mmap(void *addr, size_t len, int prot, int flags, int fd, int64_t off)"),
+    munmap: f(libc, "int munmap(void *addr, size_t len)"),
   };
   cached = {
     objectOpenFile: (path, opts) => fns.openFile(path, opts),
@@ -124,6 +131,13 @@ export function libbpf(): LibbpfFns {
     schedSetAffinity: (pid, size, mask) => fns.setAff(pid, size, mask) as number,
     schedGetAffinity: (pid, size, mask) => fns.getAff(pid, size, mask) as number,
     setns: (fd, nstype) => fns.setns(fd, nstype) as number,
+    mmapShared: (fd, len) => {
+      const p: unknown = fns.mmap(null, len, 0x1 | 0x2, 0x1, fd, 0);
+      // MAP_FAILED is (void *)-1
+      return isNull(p) || koffi.address(p) === 0xffffffffffffffffn ? null : p;
+    },
+    munmap: (ptr, len) => fns.munmap(ptr, len) as number,
+    view: (ptr, len) => koffi.view(ptr, len),
     errno: () => koffi.errno(),
   };
   return cached;

@@ -21,3 +21,5 @@ port.on("message", (req: MaglevWorkerRequest) => {
   }
   port.postMessage(reply, transfer);
 });
+
+port.postMessage({ ready: true });

@@ -14,24 +14,26 @@
  * regardless of input order, ids or history.
  *
  * Hash: MurmurHash3 x86 32-bit over the key's UTF-8 bytes, with two fixed seeds (h1, h2). It is
- * well mixed, standard (test vectors below in the tests), and cheap in pure integer JS.
+ * well mixed, standard (maglev.test.ts checks the reference vectors), and cheap in integer JS.
  *
- * Speed: permutations are never stored; each backend keeps its current position and steps by
- * `skip`. Plain Maglev spends most of its probes at the end, when almost every slot is taken
- * (expected M·ln M probes). So once only F ≈ M/(2N) slots are free we switch to an exactly
- * equivalent tail: for each backend, a bitmap over permutation indices j marks the free slots,
- * so the next free slot of its permutation is a find-first-set instead of a long scan. This is
- * valid because every free slot lies after a backend's cursor (a backend never passes a free
- * slot), so "first set bit from the cursor whose slot is still free" is exactly the slot the
- * scan would reach. The result is bit-for-bit the classic algorithm's, about twice as fast.
+ * Cost: M claims plus the probes that hit taken slots (about 5·M for 10 backends, most of them
+ * near the end), bound by branch mispredictions rather than arithmetic: the same loop in C is
+ * no faster on this machine, and an exact bitmap-accelerated tail gained nothing measurable. So the code keeps the loop tight (typed arrays,
+ * reused scratch, no per-slot allocation; permutations are never stored: each backend keeps its
+ * position and steps by `skip`) and saves whole tables instead: listeners whose active backends
+ * have the same keys and weights (the ports of one VIP) share one layout, relabelled with their
+ * ids, and MaglevPool spreads big batches over worker threads.
  */
+import { createRequire } from "node:module";
 import { availableParallelism } from "node:os";
+import { dirname, join } from "node:path";
+import { pathToFileURL } from "node:url";
 import { Worker } from "node:worker_threads";
 
 export const MAGLEV_TABLE_SIZE = 13313; // prime
 export const NO_BACKEND = 0xffffffff; // every entry when no backend has weight > 0
 export const MAGLEV_MAX_WEIGHT = 256;
-/** Largest accepted table size: keeps j·skip products exact and scratch memory bounded. */
+/** Largest accepted table size (bounds scratch memory; far above any BPF map value size). */
 export const MAGLEV_MAX_TABLE_SIZE = 1 << 24;
 export const MAGLEV_MAX_KEY_LENGTH = 256;
 /** Fixed MurmurHash3 seeds for offset and skip. Changing them changes every table in the fleet. */
@@ -187,28 +189,23 @@ class Scratch {
   size = 0;
   backends = 0;
   filled = new Uint8Array(0);
-  freeSlots = new Int32Array(0);
   layout = new Uint32Array(0);
   position = new Int32Array(0);
-  offset = new Int32Array(0);
   skip = new Int32Array(0);
   weight = new Int32Array(0);
   credit = new Int32Array(0);
   labels = new Uint32Array(0);
-  bitmaps = new Int32Array(0);
 
   ensure(size: number, backends: number): void {
     if (size > this.size) {
       this.size = size;
       this.filled = new Uint8Array(size);
-      this.freeSlots = new Int32Array(size);
       this.layout = new Uint32Array(size);
     }
     if (backends > this.backends) {
       const n = Math.max(backends, 16);
       this.backends = n;
       this.position = new Int32Array(n);
-      this.offset = new Int32Array(n);
       this.skip = new Int32Array(n);
       this.weight = new Int32Array(n);
       this.credit = new Int32Array(n);
@@ -218,42 +215,6 @@ class Scratch {
 }
 
 const scratch = new Scratch();
-
-/** Bitmap memory cap for the tail phase (32-bit words); beyond it the plain scan finishes the table. */
-const MAX_TAIL_BITMAP_WORDS = 1 << 20;
-
-/**
- * How many free slots remain when the fill switches from scanning to per-backend bitmaps.
- * Scanning costs ~M/F probes per claim near the end; the bitmap build costs ~N per free slot.
- */
-export function tailSlots(size: number, activeBackends: number): number {
-  if (activeBackends < 2) return 0;
-  const words = (size + 31) >>> 5;
-  if (activeBackends * words > MAX_TAIL_BITMAP_WORDS) return 0;
-  return Math.min(size, Math.floor((size * TAIL_FACTOR) / activeBackends));
-}
-export let TAIL_FACTOR = 0.5;
-export function setTailFactor(f: number): void {
-  TAIL_FACTOR = f;
-}
-
-/** Inverse of a modulo prime m (extended Euclid). */
-function invMod(a: number, m: number): number {
-  let oldR = a;
-  let r = m;
-  let oldS = 1;
-  let s = 0;
-  while (r !== 0) {
-    const q = Math.floor(oldR / r);
-    const nextR = oldR - q * r;
-    oldR = r;
-    r = nextR;
-    const nextS = oldS - q * s;
-    oldS = s;
-    s = nextS;
-  }
-  return ((oldS % m) + m) % m;
-}
 
 /**
  * Fills `out` (length = size): slot -> labels[i] of the backend i that owns it, for `active`
@@ -275,32 +236,22 @@ function populate(active: readonly MaglevBackend[], size: number, labels: ArrayL
   for (let i = 0; i < n; i++) {
     const b = active[i]!;
     const { offsetHash, skipHash } = maglevKeyHashes(b.key);
-    s.offset[i] = offsetHash % size;
+    s.position[i] = offsetHash % size;
     s.skip[i] = (skipHash % (size - 1)) + 1;
-    s.position[i] = s.offset[i]!;
     s.weight[i] = b.weight;
     s.credit[i] = 0;
     s.labels[i] = labels[i]!;
     if (b.weight > maxWeight) maxWeight = b.weight;
   }
   s.filled.fill(0, 0, size);
-  // The phases are separate functions so V8 optimizes each loop on its own (one big function
-  // deoptimizes at every phase change).
-  const tail = tailSlots(size, n);
-  const next = scanPhase(s, n, size, maxWeight, out, size - tail);
-  if (tail === 0) return;
-  const words = (size + 31) >>> 5;
-  if (s.bitmaps.length < n * words) s.bitmaps = new Int32Array(n * words);
-  buildTailBitmaps(s, n, size, words);
-  tailPhase(s, n, size, maxWeight, out, words, next, tail);
+  fill(s, n, size, maxWeight, out);
 }
 
-/** Classic Maglev turns until `scanEnd` slots are claimed; returns the backend whose turn is next. */
-function scanPhase(s: Scratch, n: number, size: number, maxWeight: number, out: Uint32Array, scanEnd: number): number {
+/** Maglev turns until every slot is claimed. */
+function fill(s: Scratch, n: number, size: number, maxWeight: number, out: Uint32Array): void {
   const { filled, position, skip, weight, credit, labels } = s;
-  let claimed = 0;
   let i = 0;
-  while (claimed < scanEnd) {
+  for (let claimed = 0; claimed < size; ) {
     const c = credit[i]! + weight[i]!;
     if (c >= maxWeight) {
       credit[i] = c - maxWeight;
@@ -321,81 +272,10 @@ function scanPhase(s: Scratch, n: number, size: number, maxWeight: number, out: 
     }
     if (++i === n) i = 0;
   }
-  return i;
 }
 
-/** Per backend, a bitmap over permutation index j marking the slots that are free now. */
-function buildTailBitmaps(s: Scratch, n: number, size: number, words: number): void {
-  const { filled, freeSlots, offset, skip, bitmaps } = s;
-  bitmaps.fill(0, 0, n * words);
-  let free = 0;
-  for (let slot = 0; slot < size; slot++) if (filled[slot] === 0) freeSlots[free++] = slot;
-  for (let b = 0; b < n; b++) {
-    const inv = invMod(skip[b]!, size);
-    const off = offset[b]!;
-    const base = b * words;
-    for (let f = 0; f < free; f++) {
-      let d = freeSlots[f]! - off;
-      if (d < 0) d += size;
-      const j = (d * inv) % size; // < 2^48 for size <= 2^24: exact in doubles
-      bitmaps[base + (j >>> 5)]! |= 1 << (j & 31);
-    }
-  }
-}
-
-/**
- * The remaining turns, each claiming the first set bit at or after the backend's cursor whose
- * slot is still free. Every free slot lies after each backend's scan position (a backend never
- * passes a free slot), so cursors can start at 0.
- */
-function tailPhase(
-  s: Scratch,
-  n: number,
-  size: number,
-  maxWeight: number,
-  out: Uint32Array,
-  words: number,
-  firstTurn: number,
-  remainingSlots: number,
-): void {
-  const { filled, offset, skip, weight, credit, labels, bitmaps } = s;
-  const cursor = s.position; // reused: next permutation index j to look at
-  cursor.fill(0, 0, n);
-  let remaining = remainingSlots;
-  let i = firstTurn;
-  while (remaining > 0) {
-    const c = credit[i]! + weight[i]!;
-    if (c >= maxWeight) {
-      credit[i] = c - maxWeight;
-      const base = i * words;
-      const off = offset[i]!;
-      const step = skip[i]!;
-      let j = cursor[i]!;
-      let w = j >>> 5;
-      let bits = bitmaps[base + w]! & (-1 << (j & 31));
-      for (;;) {
-        while (bits === 0) bits = bitmaps[base + ++w]!;
-        const low = bits & -bits;
-        j = (w << 5) + (31 - Math.clz32(low));
-        bits ^= low;
-        const slot = (off + ((j * step) % size)) % size;
-        if (filled[slot] === 0) {
-          filled[slot] = 1;
-          out[slot] = labels[i]!;
-          break;
-        }
-      }
-      cursor[i] = j + 1;
-      remaining--;
-    } else {
-      credit[i] = c;
-    }
-    if (++i === n) i = 0;
-  }
-}
-
-/** Reference implementation: the textbook scan to the end (tests prove the fast path identical). */
-export function maglevTableByScanOnly(backends: readonly MaglevBackend[], size: number = MAGLEV_TABLE_SIZE): Uint32Array {
+/** Reference: a plain transcription of the textbook algorithm (tests hold the fast path to it). */
+export function maglevTableReference(backends: readonly MaglevBackend[], size: number = MAGLEV_TABLE_SIZE): Uint32Array {
   validateTableSize(size);
   const active = validateAndSort(backends, "");
   const out = new Uint32Array(size).fill(NO_BACKEND);
@@ -525,17 +405,22 @@ interface PoolWorker {
 export const MAGLEV_PARALLEL_THRESHOLD = 32;
 
 /**
- * The worker entry for this module's flavour: the .ts file under tsx/vitest (loaded through
- * tsx's ESM loader, which the worker may not inherit), the compiled .js file otherwise.
+ * Starts one worker thread. Compiled to JS, this module loads maglev-worker.js directly. Run from
+ * TypeScript (tsx, vitest), the worker has no TypeScript loader: tsx registers its hooks only in
+ * the main thread. So a tiny eval'd bootstrap registers tsx's loader in the worker, then imports
+ * maglev-worker.ts. A load failure surfaces as the worker's "error" event.
  */
-function workerSpec(): { url: URL; execArgv: string[] | undefined } {
-  const runningTs = import.meta.url.endsWith(".ts");
-  const url = new URL(runningTs ? "./maglev-worker.ts" : "./maglev-worker.js", import.meta.url);
-  if (!runningTs) return { url, execArgv: undefined };
-  // Under `tsx` the parent's execArgv already registers the loader; under vitest it does not.
-  const inherited = process.execArgv;
-  const hasTsx = inherited.some((a) => a.includes("tsx"));
-  return { url, execArgv: hasTsx ? inherited : [...inherited, "--import", "tsx"] };
+function startWorker(): Worker {
+  if (!import.meta.url.endsWith(".ts")) return new Worker(new URL("./maglev-worker.js", import.meta.url));
+  const require = createRequire(import.meta.url);
+  const tsxPackageJson = require.resolve("tsx/package.json");
+  const tsxExports = (require(tsxPackageJson) as { exports: Record<string, { import?: { default?: string } }> }).exports;
+  const apiPath = tsxExports["./esm/api"]?.import?.default;
+  if (!apiPath) throw new Error("maglev: cannot find tsx's ESM API to load the TypeScript worker");
+  const tsxApi = pathToFileURL(join(dirname(tsxPackageJson), apiPath)).href;
+  const entry = new URL("./maglev-worker.ts", import.meta.url).href;
+  const bootstrap = `import(${JSON.stringify(tsxApi)}).then(({ register }) => { register(); return import(${JSON.stringify(entry)}); });`;
+  return new Worker(bootstrap, { eval: true, execArgv: [] });
 }
 
 /**
@@ -549,6 +434,7 @@ export class MaglevPool {
   private workers: PoolWorker[] = [];
   private seq = 0;
   private closed = false;
+  private workerFailure: Error | undefined;
 
   constructor(opts: { workers?: number; size?: number; parallelThreshold?: number } = {}) {
     this.size = opts.size ?? MAGLEV_TABLE_SIZE;
@@ -561,6 +447,11 @@ export class MaglevPool {
     this.parallelThreshold = opts.parallelThreshold ?? MAGLEV_PARALLEL_THRESHOLD;
   }
 
+  /** Worker threads currently running (0 until the first big batch or warm(), and after close()). */
+  get runningWorkers(): number {
+    return this.workers.length;
+  }
+
   /** Starts the workers now (optional; otherwise the first big batch starts them). */
   async warm(): Promise<void> {
     this.assertOpen();
@@ -568,30 +459,54 @@ export class MaglevPool {
     await Promise.all(this.workers.map((w) => w.ready));
   }
 
-  /** Tables for every listener in `tables` (listener id -> backends), keyed like the input. */
+  /**
+   * Tables for every listener in `tables` (listener id -> backends), keyed like the input.
+   * Invalid input rejects with MaglevInputError. If worker threads cannot start or die, the
+   * batch is computed inline instead: programming the data plane never depends on them.
+   */
   async computeMany(tables: Map<number, readonly MaglevBackend[]>): Promise<Map<number, Uint32Array>> {
     this.assertOpen();
     const listenerIds = [...tables.keys()];
     const backendLists = [...tables.values()];
     const result = new Map<number, Uint32Array>();
-    if (this.workerCount === 0 || listenerIds.length < this.parallelThreshold) {
+    const parallel = this.workerCount > 0 && listenerIds.length >= this.parallelThreshold && !this.workerFailure;
+    if (parallel) {
+      try {
+        await this.warm();
+      } catch (e) {
+        this.workerFailure = e instanceof Error ? e : new Error(String(e));
+      }
+    }
+    if (!parallel || this.workerFailure) {
       const computed = computeBatch(listenerIds, backendLists, this.size);
       for (let t = 0; t < listenerIds.length; t++) result.set(listenerIds[t]!, computed[t]!);
       return result;
     }
-    await this.warm();
-    // Contiguous slices balanced by backend count (the work is roughly proportional to it).
+    // Contiguous slices (neighbouring listeners often share a layout) balanced by backend count.
     const slices = splitByWork(backendLists, this.workers.length);
     const replies = await Promise.all(
-      slices.map(([from, to], w) =>
-        this.request(this.workers[w]!, listenerIds.slice(from, to), backendLists.slice(from, to)),
-      ),
+      slices.map(async ([from, to], w): Promise<Uint32Array[]> => {
+        const ids = listenerIds.slice(from, to);
+        const lists = backendLists.slice(from, to);
+        try {
+          const buffers = await this.request(this.workers[w]!, ids, lists);
+          return buffers.map((b) => new Uint32Array(b));
+        } catch (e) {
+          if (e instanceof MaglevInputError || this.closed) throw e;
+          return computeBatch(ids, lists, this.size); // the worker died: do its share here
+        }
+      }),
     );
     slices.forEach(([from], w) => {
-      const buffers = replies[w]!;
-      for (let t = 0; t < buffers.length; t++) result.set(listenerIds[from + t]!, new Uint32Array(buffers[t]!));
+      const tablesOfSlice = replies[w]!;
+      for (let t = 0; t < tablesOfSlice.length; t++) result.set(listenerIds[from + t]!, tablesOfSlice[t]!);
     });
     return result;
+  }
+
+  /** Why worker threads are not used (they failed to start), or undefined. */
+  get workerError(): Error | undefined {
+    return this.workerFailure;
   }
 
   /** Terminates the workers; pending computations reject. */
@@ -608,17 +523,20 @@ export class MaglevPool {
   }
 
   private spawn(): PoolWorker {
-    const { url, execArgv } = workerSpec();
-    const worker = new Worker(url, { execArgv });
-    worker.unref(); // idle workers never keep the process alive; ref() while a request is pending
+    // Idle workers never keep the process alive: a worker is ref'd only while starting or busy.
+    const worker = startWorker();
     const entry: PoolWorker = { worker, pending: new Map(), ready: Promise.resolve() };
     entry.ready = new Promise<void>((resolve, reject) => {
-      worker.once("online", () => resolve());
+      worker.once("message", () => resolve()); // the first message is the worker's "ready"
       worker.once("error", reject);
+      worker.once("exit", (code) => reject(new Error(`maglev: worker exited with code ${code} while starting`)));
     });
-    entry.ready.catch(() => undefined); // failure is reported through the requests below
+    entry.ready.catch(() => undefined); // also reported through warm() and the pending requests
     worker.on("message", (msg: MaglevWorkerResponse | { ready: true }) => {
-      if ("ready" in msg) return;
+      if ("ready" in msg) {
+        if (entry.pending.size === 0) worker.unref();
+        return;
+      }
       const p = entry.pending.get(msg.seq);
       if (!p) return;
       entry.pending.delete(msg.seq);

@@ -1,13 +1,18 @@
 /**
- * TCP, HTTP and HTTPS probes on raw sockets. No node:http and no undici: a probe writes one
- * prebuilt request and reads only the status line (STACK.md: node:http costs 2x, undici 3.7x
- * and both show false timeouts under bursts).
+ * TCP, HTTP and HTTPS probes on Node sockets (net.Socket / tls.connect). No node:http and no
+ * undici: a probe writes one prebuilt request and reads only the status line (STACK.md:
+ * node:http costs 2x, undici 3.7x, and both show false timeouts under bursts).
+ *
+ * Connections end with a reset (SO_LINGER 0), as HAProxy's checks do: the prober keeps no
+ * TIME_WAIT socket per probe, so thousands of probes a second to one backend port cannot run
+ * out of source ports.
  *
  * The event handlers are shared module-level functions (`this` is the socket) and the probe's
  * state hangs off the socket, so a probe allocates no closures.
  */
 import { Socket } from "node:net";
 import { connect as tlsConnect, type SecureContext } from "node:tls";
+import { judgeStatus } from "./http-status";
 import type { CompiledCheck } from "./spec";
 
 /** Called exactly once per probe unless the probe was aborted first. */
@@ -18,12 +23,9 @@ export interface RunningProbe {
   abort(): void;
 }
 
-/** Longest status line we wait for; anything longer is not HTTP. */
-const MAX_STATUS_LINE = 1024;
-
 const PROBE = Symbol("tenbin.probe");
 
-class ProbeState implements RunningProbe {
+class SocketProbe implements RunningProbe {
   finished = false;
   /** TCP handshake completed (errors before it are "connect …"). */
   connected = false;
@@ -41,29 +43,36 @@ class ProbeState implements RunningProbe {
   abort(): void {
     if (this.finished) return;
     this.finished = true;
-    this.socket.destroy();
+    close(this);
+  }
+
+  finish(ok: boolean, reason: string): void {
+    if (this.finished) return;
+    this.finished = true;
+    close(this);
+    this.done(ok, reason);
   }
 }
 
-type ProbeSocket = Socket & { [PROBE]: ProbeState };
+type ProbeSocket = Socket & { [PROBE]: SocketProbe };
 
-function finish(socket: ProbeSocket, ok: boolean, reason: string): void {
-  const state = socket[PROBE];
-  if (state.finished) return;
-  state.finished = true;
-  socket.destroy();
-  state.done(ok, reason);
+function close(probe: SocketProbe): void {
+  const socket = probe.socket;
+  // A reset needs an open connection; TLS sockets wrap theirs, so they close normally.
+  if (probe.connected && probe.check.type !== "HTTPS" && !socket.destroyed) socket.resetAndDestroy();
+  else socket.destroy();
 }
 
 function onTcpConnect(this: ProbeSocket): void {
-  this[PROBE].connected = true;
-  finish(this, true, "connected");
+  const probe = this[PROBE];
+  probe.connected = true;
+  probe.finish(true, "connected");
 }
 
 function onHttpConnect(this: ProbeSocket): void {
-  const state = this[PROBE];
-  state.connected = true;
-  this.write(state.check.request!);
+  const probe = this[PROBE];
+  probe.connected = true;
+  this.write(probe.check.request!);
 }
 
 function onTlsTcpConnect(this: ProbeSocket): void {
@@ -71,91 +80,54 @@ function onTlsTcpConnect(this: ProbeSocket): void {
 }
 
 function onSecureConnect(this: ProbeSocket): void {
-  const state = this[PROBE];
-  state.connected = true;
-  state.secured = true;
-  this.write(state.check.request!);
+  const probe = this[PROBE];
+  probe.connected = true;
+  probe.secured = true;
+  this.write(probe.check.request!);
 }
 
 function onError(this: ProbeSocket, error: NodeJS.ErrnoException): void {
-  const state = this[PROBE];
+  const probe = this[PROBE];
   const code = error.code ?? error.message;
   let phase: string;
-  if (!state.connected) phase = "connect";
-  else if (state.check.type === "HTTPS" && !state.secured) phase = "tls";
+  if (!probe.connected) phase = "connect";
+  else if (probe.check.type === "HTTPS" && !probe.secured) phase = "tls";
   else phase = "read";
-  finish(this, false, `${phase} ${code}`);
+  probe.finish(false, `${phase} ${code}`);
 }
 
 function onEnd(this: ProbeSocket): void {
-  const state = this[PROBE];
-  finish(this, false, state.check.type === "TCP" ? "connection closed" : "connection closed before status line");
+  const probe = this[PROBE];
+  probe.finish(false, probe.check.type === "TCP" ? "connection closed" : "connection closed before status line");
 }
 
 function onClose(this: ProbeSocket): void {
   // Only reached without a prior end/error when the socket was closed under us.
-  finish(this, false, "connection closed");
-}
-
-/** Printable excerpt of what the server sent, for the failure reason. */
-function excerpt(bytes: Buffer): string {
-  return bytes.subarray(0, 40).toString("latin1").replace(/[^\x20-\x7e]/g, "?");
-}
-
-/** Parses "HTTP/1.x NNN …"; returns the code, -1 when malformed, 0 when more bytes are needed. */
-function statusCode(bytes: Buffer): number {
-  const lineEnd = bytes.indexOf(10);
-  if (bytes.length < 12 && lineEnd === -1) return 0;
-  // "HTTP/1.1 200" : the code sits at bytes 9..11.
-  if (
-    bytes[0] !== 0x48 || bytes[1] !== 0x54 || bytes[2] !== 0x54 || bytes[3] !== 0x50 || bytes[4] !== 0x2f ||
-    bytes[8] !== 0x20
-  ) {
-    return -1;
-  }
-  let code = 0;
-  for (let i = 9; i < 12; i++) {
-    const digit = (bytes[i] ?? 0) - 0x30;
-    if (digit < 0 || digit > 9) return -1;
-    code = code * 10 + digit;
-  }
-  const after = bytes[12];
-  if (after !== undefined && after !== 0x20 && after !== 0x0d && after !== 0x0a) return -1;
-  return code;
+  this[PROBE].finish(false, "connection closed");
 }
 
 function onData(this: ProbeSocket, chunk: Buffer): void {
-  const state = this[PROBE];
-  if (state.finished) return;
-  const bytes = state.head === undefined ? chunk : Buffer.concat([state.head, chunk]);
-  const code = statusCode(bytes);
-  if (code === 0) {
-    if (bytes.length > MAX_STATUS_LINE) finish(this, false, `malformed status line "${excerpt(bytes)}"`);
-    else state.head = bytes;
-    return;
-  }
-  if (code < 0) {
-    finish(this, false, `malformed status line "${excerpt(bytes)}"`);
-    return;
-  }
-  const expected = state.check.expected!;
-  if (expected.matches(code)) finish(this, true, `HTTP ${code}`);
-  else finish(this, false, `HTTP ${code} (expected ${expected.text})`);
+  const probe = this[PROBE];
+  if (probe.finished) return;
+  const bytes = probe.head === undefined ? chunk : Buffer.concat([probe.head, chunk]);
+  const verdict = judgeStatus(probe.check, bytes);
+  if (verdict.complete) probe.finish(verdict.ok, verdict.reason);
+  else probe.head = bytes;
 }
 
-function attach(socket: Socket, check: CompiledCheck, done: ProbeDone): ProbeState {
-  const state = new ProbeState(socket, check, done);
-  (socket as ProbeSocket)[PROBE] = state;
+function attach(socket: Socket, check: CompiledCheck, done: ProbeDone): SocketProbe {
+  const probe = new SocketProbe(socket, check, done);
+  (socket as ProbeSocket)[PROBE] = probe;
   socket.on("error", onError);
   socket.on("end", onEnd);
   socket.on("close", onClose);
-  return state;
+  return probe;
 }
 
-/** Starts a TCP or HTTP probe. */
-export function startPlainProbe(check: CompiledCheck, done: ProbeDone): RunningProbe {
+/** Starts a TCP or HTTP probe on a net.Socket. */
+export function startNetProbe(check: CompiledCheck, done: ProbeDone): RunningProbe {
   const socket = new Socket();
-  const state = attach(socket, check, done);
+  const probe = attach(socket, check, done);
   socket.setNoDelay(true);
   if (check.type === "TCP") {
     socket.on("connect", onTcpConnect);
@@ -164,7 +136,7 @@ export function startPlainProbe(check: CompiledCheck, done: ProbeDone): RunningP
     socket.on("data", onData);
   }
   socket.connect(check.port, check.address);
-  return state;
+  return probe;
 }
 
 /** Starts an HTTPS probe with a SecureContext shared by every target of the same trust settings. */
@@ -177,10 +149,10 @@ export function startTlsProbe(check: CompiledCheck, secureContext: SecureContext
     secureContext,
     rejectUnauthorized: tls.verify,
   });
-  const state = attach(socket, check, done);
+  const probe = attach(socket, check, done);
   socket.setNoDelay(true);
   socket.on("connect", onTlsTcpConnect);
   socket.on("secureConnect", onSecureConnect);
   socket.on("data", onData);
-  return state;
+  return probe;
 }

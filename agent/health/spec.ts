@@ -9,6 +9,7 @@ import type { HealthTarget, MonitorType } from "./types";
 export interface CompiledCheck {
   type: MonitorType;
   address: string;
+  family: 4 | 6;
   port: number;
   intervalMs: number;
   timeoutMs: number;
@@ -71,6 +72,7 @@ export function compileTarget(target: HealthTarget): CompiledCheck {
   const check: CompiledCheck = {
     type,
     address: target.address,
+    family: isIP(target.address) === 6 ? 6 : 4,
     port: type === "ICMP" ? 0 : target.port,
     intervalMs: monitor.intervalMs,
     timeoutMs: monitor.timeoutMs,

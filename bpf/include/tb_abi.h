@@ -49,6 +49,14 @@ struct tb_vip {
 };
 _Static_assert(sizeof(struct tb_vip) == 8 + 12 * TB_MAX_RANGES_PER_VIP, "tb_vip");
 
+/* tb_vip_filter: ARRAY with one element. Bit tb_vip_filter_bit(addr) is set for every VIP
+ * address (both families); a clear bit means "not a VIP". False positives only cost the
+ * exact lookups. */
+struct tb_vip_filter {
+	__u64 bits[TB_VIP_FILTER_WORDS];
+};
+_Static_assert(sizeof(struct tb_vip_filter) == TB_VIP_FILTER_WORDS * 8, "tb_vip_filter");
+
 /* tb_listeners: ARRAY indexed by listener id. */
 #define TB_LISTENER_F_ACTIVE 0x1       /* slot in use */
 #define TB_LISTENER_F_SRC_AFFINITY 0x2 /* hash the source address only */

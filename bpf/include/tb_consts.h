@@ -24,6 +24,11 @@
 #define TB_CONN6_PER_CPU (1u << 18)  /* IPv6 flows each CPU's LRU share can hold */
 #define TB_MAX_RANGES_PER_VIP 8      /* port-range listeners per VIP address (all protocols) */
 
+/* VIP pre-filter: one bit per hash bucket of destination addresses, so that non-VIP traffic
+ * (most of what a node sees) is passed after one array read instead of hash lookups. */
+#define TB_VIP_FILTER_BITS_LOG2 16
+#define TB_VIP_FILTER_WORDS ((1u << TB_VIP_FILTER_BITS_LOG2) / 64)
+
 /* Outer header defaults. */
 #define TB_OUTER_TTL 64
 #define TB_HASH_SEED 0x7e4b1a2dU

@@ -47,4 +47,11 @@ static __always_inline __u32 tb_slot(__u32 hash)
 	return slot;
 }
 
+/* Bit of the VIP pre-filter for an address: Fibonacci hashing of the address's words as
+ * loaded (IPv4: one word; IPv6: the four words xor-folded). */
+static __always_inline __u32 tb_vip_filter_bit(__u32 folded)
+{
+	return (folded * 0x9e3779b1U) >> (32 - TB_VIP_FILTER_BITS_LOG2);
+}
+
 #endif

@@ -1,6 +1,6 @@
 "use client";
 // The console frame: sidebar navigation, tenant switcher, who is signed in, sign-out.
-import { useQuery, useQueryClient } from "@tanstack/react-query";
+import { useQuery } from "@tanstack/react-query";
 import Link from "next/link";
 import { useParams, usePathname, useRouter } from "next/navigation";
 import { useEffect, useState, type ReactNode } from "react";
@@ -8,7 +8,7 @@ import { signOut } from "../auth-client";
 import { useTRPC } from "../trpc";
 import { Button } from "../ui/button";
 import { cx } from "../ui/cx";
-import { CloseIcon, MenuIcon } from "../ui/icons";
+import { BalanceIcon, CloseIcon, MenuIcon } from "../ui/icons";
 import { Badge, roleTone } from "../ui/layout";
 import { useLastTenant } from "./last-tenant";
 import { type NavItem, accountNav, platformNav, tenantHref, tenantNav } from "./nav";
@@ -85,8 +85,8 @@ function Frame({ children }: { children: ReactNode }) {
 function Brand() {
   return (
     <Link href="/" className="flex h-14 items-center gap-2 border-b border-slate-200 px-5">
-      <span className="grid size-7 place-items-center rounded-md bg-indigo-600 text-sm font-bold text-white" aria-hidden="true">
-        天
+      <span className="grid size-7 place-items-center rounded-md bg-indigo-600 text-white" aria-hidden="true">
+        <BalanceIcon className="size-4.5" />
       </span>
       <span className="font-semibold tracking-tight text-slate-900">Tenbin</span>
       <span className="text-xs text-slate-400">LBaaS</span>
@@ -189,22 +189,17 @@ function TenantSwitcher({ current }: { current: ReturnType<typeof useCurrentTena
       <select
         id="tenant-switcher"
         aria-label="Tenant"
-        value={current.inUrl ? slug : ""}
+        value={slug ?? ""}
         onChange={(e) => switchTo(e.target.value)}
-        className="min-w-0 max-w-[12rem] rounded-md border-0 bg-white py-1.5 pl-2.5 pr-8 text-sm font-medium text-slate-900 ring-1 ring-inset ring-slate-300 focus:ring-2 focus:ring-indigo-600"
+        className="min-w-0 max-w-[16rem] rounded-md border-0 bg-white py-1.5 pl-2.5 pr-8 text-sm font-medium text-slate-900 ring-1 ring-inset ring-slate-300 focus:ring-2 focus:ring-indigo-600"
       >
-        {!current.inUrl && (
-          <option value="" disabled>
-            Choose a tenant…
-          </option>
-        )}
         {tenants.data.map((t) => (
           <option key={t.id} value={t.slug}>
             {t.name} ({t.slug})
           </option>
         ))}
       </select>
-      {current.inUrl && role && (
+      {role && (
         <span className="hidden sm:inline">
           <Badge tone={roleTone[role]}>{role}</Badge>
         </span>
@@ -215,8 +210,6 @@ function TenantSwitcher({ current }: { current: ReturnType<typeof useCurrentTena
 
 function UserBox() {
   const me = useMe();
-  const router = useRouter();
-  const queryClient = useQueryClient();
   const [pending, setPending] = useState(false);
   const [error, setError] = useState<string | null>(null);
   const doSignOut = async () => {
@@ -224,8 +217,8 @@ function UserBox() {
     setError(null);
     try {
       await signOut();
-      queryClient.clear();
-      router.replace("/sign-in");
+      // A full page load: nothing of this session stays in memory.
+      window.location.assign("/sign-in");
     } catch (err) {
       setError(err instanceof Error ? err.message : String(err));
       setPending(false);

@@ -104,7 +104,7 @@ export function InlineSelect({
   ...select
 }: SelectHTMLAttributes<HTMLSelectElement> & { label: string }) {
   return (
-    <select aria-label={label} className={cx(control, "w-auto py-1.5 pr-8 ring-slate-300 focus:ring-indigo-600", className)} {...select}>
+    <select aria-label={label} className={cx(control, "w-auto min-w-[7.5rem] py-1.5 pr-8 ring-slate-300 focus:ring-indigo-600", className)} {...select}>
       {children}
     </select>
   );

@@ -30,7 +30,7 @@ export function Card({
   bodyClassName?: string;
 }) {
   return (
-    <section className={cx("rounded-lg border border-slate-200 bg-white shadow-xs", className)} aria-label={title}>
+    <section className={cx("min-w-0 rounded-lg border border-slate-200 bg-white shadow-xs", className)} aria-label={title}>
       {(title || actions) && (
         <header className="flex flex-wrap items-start justify-between gap-3 border-b border-slate-200 px-4 py-3 sm:px-5">
           <div>

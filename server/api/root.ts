@@ -1,6 +1,8 @@
 import { router } from "./trpc";
 import { auditRouter, meRouter, membersRouter, tokensRouter } from "./routers/account";
 import { tenantsRouter, usersRouter } from "./routers/platform";
+import { lbRouter, listenersRouter, poolMembersRouter, poolsRouter } from "./routers/lb";
+import { azsRouter, ipPoolsRouter, nodesRouter, quotasRouter, regionsRouter } from "./routers/inventory";
 
 export const appRouter = router({
   me: meRouter,
@@ -9,6 +11,15 @@ export const appRouter = router({
   members: membersRouter,
   tokens: tokensRouter,
   audit: auditRouter,
+  regions: regionsRouter,
+  azs: azsRouter,
+  nodes: nodesRouter,
+  ipPools: ipPoolsRouter,
+  quotas: quotasRouter,
+  lb: lbRouter,
+  listeners: listenersRouter,
+  pools: poolsRouter,
+  poolMembers: poolMembersRouter,
 });
 
 export type AppRouter = typeof appRouter;

@@ -5,6 +5,7 @@ import {
   bigserial,
   boolean,
   index,
+  integer,
   jsonb,
   pgEnum,
   pgTable,
@@ -178,6 +179,236 @@ export const auditLog = pgTable(
     index("audit_tenant_idx").on(t.tenantId, t.id),
     index("audit_at_idx").on(t.at),
   ],
+);
+
+// ---- platform inventory (platform admins) ----------------------------------------------------
+
+export const region = pgTable("region", {
+  id: uuid("id").primaryKey().defaultRandom(),
+  name: text("name").notNull().unique(),
+  description: text("description").notNull().default(""),
+  createdAt: createdAt(),
+});
+
+export const az = pgTable(
+  "az",
+  {
+    id: uuid("id").primaryKey().defaultRandom(),
+    regionId: uuid("region_id")
+      .notNull()
+      .references(() => region.id, { onDelete: "restrict" }),
+    name: text("name").notNull(),
+    createdAt: createdAt(),
+  },
+  (t) => [uniqueIndex("az_region_name_idx").on(t.regionId, t.name)],
+);
+
+export const nodeState = pgEnum("node_state", ["active", "cordoned", "draining", "down"]);
+
+export interface BgpPeer {
+  address: string;
+  asn: number;
+  description?: string;
+}
+
+export const lbNode = pgTable("lb_node", {
+  id: uuid("id").primaryKey().defaultRandom(),
+  name: text("name").notNull().unique(),
+  azId: uuid("az_id")
+    .notNull()
+    .references(() => az.id, { onDelete: "restrict" }),
+  /** Underlay address (IPv4): BGP router id, outer source of encapsulated packets. */
+  address: text("address").notNull().unique(),
+  address6: text("address6"),
+  asn: bigint("asn", { mode: "number" }).notNull(),
+  peers: jsonb("peers").$type<BgpPeer[]>().notNull().default([]),
+  /** Maximum number of VIPs the scheduler places here. */
+  capacity: integer("capacity").notNull().default(1000),
+  state: nodeState("state").notNull().default("active"),
+  stateReason: text("state_reason").notNull().default(""),
+  lastHeartbeatAt: ts("last_heartbeat_at"),
+  agentVersion: text("agent_version"),
+  createdAt: createdAt(),
+  updatedAt: updatedAt(),
+});
+
+export const ipPool = pgTable(
+  "ip_pool",
+  {
+    id: uuid("id").primaryKey().defaultRandom(),
+    regionId: uuid("region_id")
+      .notNull()
+      .references(() => region.id, { onDelete: "restrict" }),
+    name: text("name").notNull().unique(),
+    cidr: text("cidr").notNull(),
+    family: integer("family").notNull(),
+    /** Empty = every tenant may allocate from it. */
+    tenantIds: jsonb("tenant_ids").$type<string[]>().notNull().default([]),
+    createdAt: createdAt(),
+  },
+  (t) => [uniqueIndex("ip_pool_cidr_idx").on(t.cidr)],
+);
+
+export const quota = pgTable("quota", {
+  tenantId: uuid("tenant_id")
+    .primaryKey()
+    .references(() => tenant.id, { onDelete: "cascade" }),
+  maxVips: integer("max_vips").notNull(),
+  maxListeners: integer("max_listeners").notNull(),
+  maxMembers: integer("max_members").notNull(),
+  updatedAt: updatedAt(),
+});
+
+// ---- load balancers (tenant scope) ------------------------------------------------------------
+
+export const loadBalancer = pgTable(
+  "load_balancer",
+  {
+    id: uuid("id").primaryKey().defaultRandom(),
+    tenantId: uuid("tenant_id")
+      .notNull()
+      .references(() => tenant.id, { onDelete: "restrict" }),
+    name: text("name").notNull(),
+    description: text("description").notNull().default(""),
+    /** Canonical text of the VIP address; unique across all tenants. */
+    address: text("address").notNull(),
+    family: integer("family").notNull(),
+    ipPoolId: uuid("ip_pool_id")
+      .notNull()
+      .references(() => ipPool.id, { onDelete: "restrict" }),
+    replicas: integer("replicas").notNull().default(2),
+    adminEnabled: boolean("admin_enabled").notNull().default(true),
+    deletionProtection: boolean("deletion_protection").notNull().default(false),
+    tags: jsonb("tags").$type<Record<string, string>>().notNull().default({}),
+    /** Latest revision that changed this load balancer's tree (optimistic concurrency). */
+    revision: bigint("revision", { mode: "number" }).notNull(),
+    createdRevision: bigint("created_revision", { mode: "number" }).notNull(),
+    /** Set when deletion was requested while nodes still carry it. */
+    deletingSince: ts("deleting_since"),
+    createdAt: createdAt(),
+    updatedAt: updatedAt(),
+  },
+  (t) => [
+    uniqueIndex("lb_address_idx").on(t.address),
+    uniqueIndex("lb_tenant_name_idx").on(t.tenantId, t.name),
+    index("lb_pool_idx").on(t.ipPoolId),
+  ],
+);
+
+export interface MinHealthy {
+  kind: "count" | "percent";
+  value: number;
+}
+
+export const backendPool = pgTable(
+  "backend_pool",
+  {
+    id: uuid("id").primaryKey().defaultRandom(),
+    lbId: uuid("lb_id")
+      .notNull()
+      .references(() => loadBalancer.id, { onDelete: "cascade" }),
+    name: text("name").notNull(),
+    minHealthy: jsonb("min_healthy").$type<MinHealthy>().notNull().default({ kind: "count", value: 1 }),
+    allDownPolicy: text("all_down_policy").$type<"withdraw" | "fail-open">().notNull().default("withdraw"),
+    createdAt: createdAt(),
+  },
+  (t) => [uniqueIndex("backend_pool_name_idx").on(t.lbId, t.name)],
+);
+
+export interface HttpCheck {
+  method: "GET" | "HEAD" | "OPTIONS";
+  path: string;
+  host?: string | undefined;
+  expectedCodes: string;
+}
+
+export const healthMonitor = pgTable("health_monitor", {
+  poolId: uuid("pool_id")
+    .primaryKey()
+    .references(() => backendPool.id, { onDelete: "cascade" }),
+  type: text("type").$type<"ICMP" | "TCP" | "HTTP" | "HTTPS">().notNull(),
+  intervalMs: integer("interval_ms").notNull(),
+  timeoutMs: integer("timeout_ms").notNull(),
+  rise: integer("rise").notNull(),
+  fall: integer("fall").notNull(),
+  /** Probe this port instead of the member's (needed for UDP pools). */
+  port: integer("port"),
+  http: jsonb("http").$type<HttpCheck | null>(),
+  /** HTTPS: SNI and verification against a CA bundle (certificates issue). */
+  tls: jsonb("tls").$type<{ sni?: string; verify: boolean; caCertificateId?: string } | null>(),
+});
+
+export const listener = pgTable(
+  "listener",
+  {
+    id: uuid("id").primaryKey().defaultRandom(),
+    lbId: uuid("lb_id")
+      .notNull()
+      .references(() => loadBalancer.id, { onDelete: "cascade" }),
+    name: text("name").notNull(),
+    protocol: text("protocol").$type<"TCP" | "UDP">().notNull(),
+    portStart: integer("port_start").notNull(),
+    portEnd: integer("port_end").notNull(),
+    allowedCidrs: jsonb("allowed_cidrs").$type<string[]>().notNull().default([]),
+    affinity: text("affinity").$type<"5-tuple" | "source-ip">().notNull().default("5-tuple"),
+    poolId: uuid("pool_id")
+      .notNull()
+      .references(() => backendPool.id, { onDelete: "restrict" }),
+    adminEnabled: boolean("admin_enabled").notNull().default(true),
+    createdAt: createdAt(),
+  },
+  (t) => [uniqueIndex("listener_name_idx").on(t.lbId, t.name), index("listener_pool_idx").on(t.poolId)],
+);
+
+export const memberState = pgEnum("member_admin_state", ["enabled", "disabled", "draining"]);
+
+export const member = pgTable(
+  "member",
+  {
+    id: uuid("id").primaryKey().defaultRandom(),
+    poolId: uuid("pool_id")
+      .notNull()
+      .references(() => backendPool.id, { onDelete: "cascade" }),
+    address: text("address").notNull(),
+    port: integer("port").notNull(),
+    weight: integer("weight").notNull().default(100),
+    adminState: memberState("admin_state").notNull().default("enabled"),
+    monitorAddress: text("monitor_address"),
+    monitorPort: integer("monitor_port"),
+    createdAt: createdAt(),
+  },
+  (t) => [uniqueIndex("member_key_idx").on(t.poolId, t.address, t.port)],
+);
+
+/** Where the scheduler placed each load balancer, and what each node acknowledged. */
+export const placement = pgTable(
+  "placement",
+  {
+    lbId: uuid("lb_id")
+      .notNull()
+      .references(() => loadBalancer.id, { onDelete: "cascade" }),
+    nodeId: uuid("node_id")
+      .notNull()
+      .references(() => lbNode.id, { onDelete: "cascade" }),
+    appliedRevision: bigint("applied_revision", { mode: "number" }),
+    error: text("error"),
+    updatedAt: updatedAt(),
+  },
+  (t) => [primaryKey({ columns: [t.lbId, t.nodeId] }), index("placement_node_idx").on(t.nodeId)],
+);
+
+/** Creates with an idempotency key return the first result when repeated. */
+export const idempotencyKey = pgTable(
+  "idempotency_key",
+  {
+    tenantId: uuid("tenant_id").notNull(),
+    key: text("key").notNull(),
+    verb: text("verb").notNull(),
+    requestHash: text("request_hash").notNull(),
+    resultId: text("result_id").notNull(),
+    createdAt: createdAt(),
+  },
+  (t) => [primaryKey({ columns: [t.tenantId, t.verb, t.key] })],
 );
 
 export const authSchema = { user, session, account, verification, rateLimit };

@@ -14,14 +14,18 @@
 //  5. Sticky: a current placement is kept while it is valid (eligible node, within capacity and
 //     replicas, hard AZ minimum met). Invalid replicas are re-placed; valid ones stay.
 //
-// Balance versus moves (the trade-off): after keeping and filling, a rebalance pass moves single
+// Balance versus moves (the trade-off): after keeping and filling, a rebalance pass moves
 // replicas from a most-loaded node to a least-loaded node while (max - min) VIPs per eligible node
-// exceeds `maxImbalance` (default 1). Every such move is one the balance rule requires, taken from
-// the extremes, so it is the smallest number of moves that reaches the bar; raise `maxImbalance`
-// to trade balance for fewer moves (e.g. when a node joins, it pulls about one node's share).
+// exceeds `maxImbalance` (default 1). Each step lowers the imbalance by one unit with a single
+// move, or, when AZ spread forbids every direct move, with the shortest chain of moves (one VIP
+// a -> b, another b -> c: only the ends change load). So balance is restored with few moves
+// taken from the extremes; raise `maxImbalance` to trade balance for fewer moves (a joining node
+// otherwise pulls about one node's share). In the property tests, losing a node moves its own
+// replicas plus at most two more per lost replica.
 // A rebalance move never lowers the VIP's AZ count (spread beats balance), so when AZs have
-// unequal numbers of eligible nodes, balance holds within each AZ but not across them.
-// Rebalancing is best effort: it stops when no legal single move between the extremes remains.
+// unequal numbers of eligible nodes, balance holds within each AZ but not across them (e.g. 3 AZs
+// with 3 replicas each: an AZ that lost nodes carries more per node). Rebalancing is best effort:
+// it stops when no legal move or chain between the extremes remains.
 
 export type PlacementNodeState = "active" | "cordoned" | "draining" | "down";
 
@@ -510,7 +514,15 @@ class Placer {
 
     for (let head = 0; head < queue.length; head++) {
       const u = queue[head]!;
-      const onU = [...vipsOn[u]!].sort(ascending);
+      // VIPs on u that may leave for each AZ without lowering their AZ count.
+      const azU = this.azOf[u]!;
+      const movableTo: number[][] = this.azNames.map(() => []);
+      for (const v of [...vipsOn[u]!].sort(ascending)) {
+        const counts = this.azCounts(v);
+        for (let a = 0; a < movableTo.length; a++) {
+          if (a === azU || counts[azU]! >= 2 || counts[a] === 0) movableTo[a]!.push(v);
+        }
+      }
       const stillUnvisited: number[] = [];
       let goal = -1;
       for (const w of unvisited) {
@@ -519,8 +531,8 @@ class Placer {
           continue;
         }
         let via = -1;
-        for (const v of onU) {
-          if (!this.assigned[v]!.includes(w) && this.moveKeepsSpread(v, u, w) && !onPathTo(u, v)) {
+        for (const v of movableTo[this.azOf[w]!]!) {
+          if (!this.assigned[v]!.includes(w) && !onPathTo(u, v)) {
             via = v;
             break;
           }

@@ -1,0 +1,47 @@
+// Console end-to-end tests in Debian's Chromium against the real server (production build,
+// fresh embedded database). Run `npx next build` first; the launcher builds if there is none.
+import { defineConfig } from "@playwright/test";
+import { E2E_BASE_URL, E2E_PORT } from "./e2e/console/settings";
+
+export default defineConfig({
+  testDir: "e2e/console",
+  testMatch: "**/*.spec.ts",
+  outputDir: "test-results/artifacts",
+  fullyParallel: false,
+  workers: 1,
+  forbidOnly: Boolean(process.env.CI),
+  retries: 0,
+  timeout: 60_000,
+  expect: { timeout: 10_000 },
+  reporter: [["list"], ["json", { outputFile: "test-results/playwright.json" }]],
+  use: {
+    baseURL: E2E_BASE_URL,
+    browserName: "chromium",
+    headless: true,
+    viewport: { width: 1366, height: 860 },
+    screenshot: "only-on-failure",
+    trace: "retain-on-failure",
+    launchOptions: {
+      // Debian's Chromium (never a downloaded browser); override with CHROMIUM_PATH.
+      executablePath: process.env.CHROMIUM_PATH ?? "/usr/bin/chromium",
+      args: [
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--no-first-run",
+      ],
+    },
+  },
+  webServer: {
+    command: "node --import tsx e2e/console/start-server.ts",
+    url: `http://127.0.0.1:${E2E_PORT}/readyz`,
+    reuseExistingServer: false,
+    timeout: 240_000,
+    stdout: "pipe",
+    stderr: "pipe",
+    gracefulShutdown: { signal: "SIGTERM", timeout: 10_000 },
+  },
+});
