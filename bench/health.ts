@@ -79,11 +79,11 @@ const cpuMs = (usage: NodeJS.CpuUsage) => (usage.user + usage.system) / 1000;
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 const round = (value: number, digits = 1) => Number(value.toFixed(digits));
 
-async function burst(ports: number[], child: ChildProcess, count: number, transport: "native" | "net") {
+async function burst(ports: number[], child: ChildProcess, count: number, transport: "native" | "net", maxInFlight: number) {
   const engine = new HealthEngine({
     transport,
     onTransitions: () => {},
-    maxInFlight: 4_000,
+    maxInFlight,
     initialState: "up",
     maxInitialDelayMs: 0,
   });
@@ -108,12 +108,16 @@ async function burst(ports: number[], child: ChildProcess, count: number, transp
     await sleep(1);
   }
   const wallMs = performance.now() - started;
-  const cpu = cpuMs(process.cpuUsage(cpuBefore));
+  const usage = process.cpuUsage(cpuBefore);
+  const cpu = cpuMs(usage);
   const childCpu = (await childCpuMs(child)) - childBefore;
   const stats = engine.stats();
   await engine.close();
   return {
     probes: count,
+    userUsPerProbe: round(usage.user / count),
+    systemUsPerProbe: round(usage.system / count),
+    inFlightLimitAtEnd: stats.inFlightLimit,
     completed: stats.probesSucceeded + stats.probesFailed,
     wallMs: round(wallMs),
     cpuMs: round(cpu),
@@ -158,7 +162,7 @@ async function sustained(ports: number[], child: ChildProcess, rules: number, se
     await sleep(5_000);
     const stats = engine.stats();
     console.error(
-      `  sustained t=${elapsed + 5}s probes=${stats.probesStarted - statsBefore.probesStarted} inFlight=${stats.inFlight} ` +
+      `  sustained t=${elapsed + 5}s probes=${stats.probesStarted - statsBefore.probesStarted} inFlight=${stats.inFlight}/${stats.inFlightLimit} ` +
         `failed=${stats.probesFailed} timedOut=${stats.probesTimedOut} slipped=${stats.probesSlipped}`,
     );
   }
@@ -181,6 +185,7 @@ async function sustained(ports: number[], child: ChildProcess, rules: number, se
     eventLoopLagP99Ms: round(lag.percentile(99) / 1e6, 2),
     eventLoopLagMaxMs: round(lag.max / 1e6, 2),
     falseDowns: transitions.filter((transition) => transition.to === "down").length,
+    inFlightLimitAtEnd: stats.inFlightLimit,
     failures: stats.probesFailed,
     timeouts: stats.probesTimedOut,
     slipped: stats.probesSlipped,
@@ -193,6 +198,8 @@ async function main(): Promise<void> {
   const burstCount = Math.min(Number(flag("burst", "28000")), 100_000);
   const rules = Math.min(Number(flag("rules", "140000")), 140_000);
   const seconds = Math.min(Number(flag("seconds", "30")), 120);
+  // Below the fd limit (20,000) with room for the process's other descriptors.
+  const inFlight = Math.min(Number(flag("in-flight", "4000")), 16_000);
   const { child, ports } = await startBackends(kind);
   try {
     console.error(`backends (${kind}) on ${HOST} ports ${ports.join(",")}`);
@@ -202,12 +209,12 @@ async function main(): Promise<void> {
     const bursts = [];
     const netBursts = [];
     for (let run = 1; run <= (only === "sustained" ? 0 : 3); run++) {
-      const result = await burst(ports, child, burstCount, transport);
+      const result = await burst(ports, child, burstCount, transport, inFlight);
       console.error(`  burst run ${run} (${transport}): ${JSON.stringify(result)}`);
       bursts.push(result);
       await sleep(1_000);
       if (transport === "native") {
-        const baseline = await burst(ports, child, burstCount, "net");
+        const baseline = await burst(ports, child, burstCount, "net", inFlight);
         console.error(`  burst run ${run} (net baseline): ${JSON.stringify(baseline)}`);
         netBursts.push(baseline);
         await sleep(1_000);
@@ -222,6 +229,7 @@ async function main(): Promise<void> {
       bench: "health",
       server: kind,
       transport,
+      burstMaxInFlight: inFlight,
       burst: { ...median, runs: bursts.map((b) => b.cpuPerProbeUs), falseTimeoutsAllRuns: bursts.reduce((sum, b) => sum + b.falseTimeouts, 0) },
       burstNetBaseline: netMedian && {
         cpuPerProbeUs: netMedian.cpuPerProbeUs,

@@ -3,6 +3,7 @@
 // Cases: 20,000 backends (1,000 VIPs x 2 ports x 10 backends) and 200 (10 VIPs x 2 x 10),
 // each going up (all backends from down to up) and down (all up to down). Median of 5 runs.
 // Needs root (BPF maps). Ends with one JSON line of figures.
+import os from "node:os";
 import { Datapath } from "../agent/datapath/datapath";
 import { MaglevPool, type MaglevBackend } from "../agent/datapath/maglev";
 import { isRoot, mountPrivateBpffs } from "../agent/datapath/test-support";
@@ -50,33 +51,62 @@ function buildFleet(dp: Datapath, vips: number, vipBase: number, firstId: number
   return { listeners };
 }
 
-async function transition(pool: MaglevPool, dp: Datapath, fleet: Fleet, weight: number): Promise<number> {
+interface Timing {
+  totalMs: number;
+  computeMs: number;
+  installMs: number;
+}
+
+async function transition(
+  pool: MaglevPool,
+  dp: Datapath,
+  fleet: Fleet,
+  weight: number,
+): Promise<Timing> {
   const t0 = process.hrtime.bigint();
   const input = new Map<number, MaglevBackend[]>();
-  for (const [id, backends] of fleet.listeners) input.set(id, backends.map((b) => ({ ...b, weight })));
+  for (const [id, backends] of fleet.listeners)
+    input.set(
+      id,
+      backends.map((b) => ({ ...b, weight })),
+    );
   const tables = await pool.computeMany(input);
+  const t1 = process.hrtime.bigint();
   dp.writeTables(tables);
-  return Number(process.hrtime.bigint() - t0) / 1e6;
+  const t2 = process.hrtime.bigint();
+  return {
+    totalMs: Number(t2 - t0) / 1e6,
+    computeMs: Number(t1 - t0) / 1e6,
+    installMs: Number(t2 - t1) / 1e6,
+  };
+}
+
+function medianTiming(ts: Timing[]): Timing {
+  const m = (k: keyof Timing) => +median(ts.map((t) => t[k])).toFixed(2);
+  return { totalMs: m("totalMs"), computeMs: m("computeMs"), installMs: m("installMs") };
 }
 
 async function measure(pool: MaglevPool, dp: Datapath, fleet: Fleet, label: string) {
-  const up: number[] = [];
-  const down: number[] = [];
+  const up: Timing[] = [];
+  const down: Timing[] = [];
   await transition(pool, dp, fleet, 1); // warm-up (workers, JIT, page faults)
   await transition(pool, dp, fleet, 0);
+  const fmt = (t: Timing) =>
+    `${t.totalMs.toFixed(1)} ms (compute ${t.computeMs.toFixed(1)}, install ${t.installMs.toFixed(1)})`;
   for (let r = 0; r < RUNS; r++) {
     up.push(await transition(pool, dp, fleet, 1));
     down.push(await transition(pool, dp, fleet, 0));
-    console.log(`  ${label} run ${r + 1}: up ${up[r]!.toFixed(1)} ms, down ${down[r]!.toFixed(1)} ms`);
+    console.log(`  ${label} run ${r + 1}: up ${fmt(up[r]!)}, down ${fmt(down[r]!)}`);
   }
   // sanity: the last "up" tables are really in the kernel
   await transition(pool, dp, fleet, 1);
   const [id, backends] = fleet.listeners.entries().next().value as [number, MaglevBackend[]];
   const table = dp.readTable(id);
   const ids = new Set(backends.map((b) => b.id));
-  if (!table.every((e) => ids.has(e))) throw new Error(`${label}: table of listener ${id} is not installed`);
+  if (!table.every((e) => ids.has(e)))
+    throw new Error(`${label}: table of listener ${id} is not installed`);
   await transition(pool, dp, fleet, 0);
-  return { up: median(up), down: median(down) };
+  return { up: medianTiming(up), down: medianTiming(down) };
 }
 
 async function main() {
@@ -85,10 +115,17 @@ async function main() {
     process.exit(1);
   }
   const bpffs = mountPrivateBpffs("benchmaglev");
-  const dp = Datapath.open({ pinDir: bpffs.dir, maxListeners: 2048, conn4PerCpu: 1024, conn6PerCpu: 1024 });
+  const dp = Datapath.open({
+    pinDir: bpffs.dir,
+    maxListeners: 2048,
+    conn4PerCpu: 1024,
+    conn6PerCpu: 1024,
+  });
   const pool = new MaglevPool();
   try {
-    console.log(`bench:maglev: table size ${dp.tableSize}, ${pool.workerCount} workers, median of ${RUNS}`);
+    console.log(
+      `bench:maglev: table size ${dp.tableSize}, ${pool.workerCount} workers, median of ${RUNS}`,
+    );
     const big = buildFleet(dp, 1000, 0, 0);
     const small = buildFleet(dp, 10, 1000, 20000);
     console.log(`  programmed ${big.listeners.size + small.listeners.size} listeners`);
@@ -99,10 +136,13 @@ async function main() {
       tableSize: dp.tableSize,
       workers: pool.workerCount,
       runs: RUNS,
-      up20000Ms: +b.up.toFixed(2),
-      down20000Ms: +b.down.toFixed(2),
-      up200Ms: +s.up.toFixed(3),
-      down200Ms: +s.down.toFixed(3),
+      up20000Ms: b.up.totalMs,
+      down20000Ms: b.down.totalMs,
+      up200Ms: s.up.totalMs,
+      down200Ms: s.down.totalMs,
+      // where the time goes: MaglevPool.computeMany vs Datapath.writeTables
+      breakdown: { up20000: b.up, down20000: b.down, up200: s.up, down200: s.down },
+      loadAverage1m: +os.loadavg()[0]!.toFixed(2),
       bars: { up20000Ms: 250, down20000Ms: 100, up200Ms: 10, down200Ms: 3 },
     };
     console.log(

@@ -265,7 +265,7 @@ static __always_inline int tb_flood_stateless(const struct tb_config *cfg,
 	fs = bpf_map_lookup_elem(&tb_flood, &zero);
 	if (!fs)
 		return 0;
-	now = bpf_ktime_get_ns();
+	now = bpf_ktime_get_coarse_ns(); /* tick resolution is plenty, and far cheaper */
 	if (now - fs->window_start_ns >= cfg->flood_window_ns) {
 		fs->window_start_ns = now;
 		fs->window_count = 0;
@@ -535,10 +535,18 @@ static __always_inline int tb_forward(struct xdp_md *ctx, struct tb_pkt *p,
 	} else {
 		struct tb_conn c = { .backend_id = backend_id };
 
-		if (flow4)
-			bpf_map_update_elem(&tb_conn4, flow4, &c, BPF_ANY);
-		else
-			bpf_map_update_elem(&tb_conn6, flow6, &c, BPF_ANY);
+		/* A SYN whose tuple is already cached with this backend (a retransmission, or a
+		 * port reused towards the same backend) needs no write: inserts are the costliest
+		 * step on the new-flow path. */
+		if (p->is_syn)
+			conn = flow4 ? bpf_map_lookup_elem(&tb_conn4, flow4) :
+				       bpf_map_lookup_elem(&tb_conn6, flow6);
+		if (!conn || conn->backend_id != backend_id) {
+			if (flow4)
+				bpf_map_update_elem(&tb_conn4, flow4, &c, BPF_ANY);
+			else
+				bpf_map_update_elem(&tb_conn6, flow6, &c, BPF_ANY);
+		}
 	}
 
 send:

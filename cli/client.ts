@@ -24,6 +24,27 @@ export function createApiClient(url: string, headers: Record<string, string>): A
   });
 }
 
+export type Me = NonNullable<Awaited<ReturnType<ApiClient["me"]["get"]["query"]>>>;
+
+/** me.get answers null for a refused token; tokens.list then tells why (revoked, expired…). */
+export async function whoIs(client: ApiClient, url: string): Promise<Me> {
+  let me: Me | null;
+  try {
+    me = await client.me.get.query();
+  } catch (err) {
+    throw toCliError(err, url);
+  }
+  if (me) return me;
+  try {
+    await client.tokens.list.query();
+  } catch (err) {
+    const e = toCliError(err, url);
+    if (e.exitCode === EXIT.auth) throw new CliError(`the server refused the token: ${e.message}`, e.code, EXIT.auth);
+    throw e;
+  }
+  throw new CliError("the server refused the token", "UNAUTHORIZED", EXIT.auth);
+}
+
 export interface GlobalFlags {
   json?: boolean;
   url?: string;
@@ -86,13 +107,12 @@ export class Context {
   async tenant(): Promise<string> {
     if (this.settings.tenant) return this.settings.tenant;
     if (this.tenantRef) return this.tenantRef;
-    const me = await this.call((c) => c.me.get.query());
-    if (!me) throw new CliError("the server refused the token (revoked, expired or unknown)", "UNAUTHORIZED", EXIT.auth);
+    const me = await whoIs(this.client, this.url);
     if (me.tenants.length === 1) {
       this.tenantRef = me.tenants[0]!.slug;
       return this.tenantRef;
     }
-    if (me.tenants.length === 0) throw usageError(`${me.email} is not a member of any tenant`);
+    if (me.tenants.length === 0) throw usageError(`${me.email} is not a member of any tenant; pass --tenant SLUG`);
     throw usageError(
       `${me.email} belongs to several tenants; pass --tenant (one of: ${me.tenants.map((t) => t.slug).join(", ")})`,
     );

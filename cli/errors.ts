@@ -86,6 +86,14 @@ function networkFailure(err: unknown): string | null {
     if (typeof code === "string" && NETWORK_CODES.has(code)) return code;
     const name = (e as { name?: unknown }).name;
     if (name === "TimeoutError" || name === "AbortError") return "timeout";
+    // fetch() failing before any answer (blocked port, TLS failure…): report the innermost reason.
+    if (e instanceof TypeError && e.message === "fetch failed") {
+      let inner: unknown = e;
+      while ((inner as { cause?: unknown }).cause) inner = (inner as { cause?: unknown }).cause;
+      const code = (inner as { code?: unknown }).code;
+      if (typeof code === "string" && NETWORK_CODES.has(code)) return code;
+      return inner instanceof Error && inner !== e ? inner.message : "fetch failed";
+    }
   }
   return null;
 }

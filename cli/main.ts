@@ -7,6 +7,7 @@ import { registerAuthCommands } from "./commands/auth";
 import { registerLbCommands } from "./commands/lb";
 import { registerListenerCommands, registerPoolCommands } from "./commands/listener";
 import { registerMemberCommands } from "./commands/member";
+import pkg from "../package.json";
 
 const EPILOG = `
 Settings: flags override the environment (TENBIN_URL, TENBIN_TOKEN, TENBIN_TENANT), which
@@ -26,6 +27,7 @@ Examples:
 export function buildProgram(): Command {
   const program = new Command("tenbin")
     .description("Tenbin load balancers from the command line")
+    .version(pkg.version, "-V, --version", "print the version")
     .option("--json", "machine-readable JSON output (errors as {\"error\": …} on stderr)")
     .option("--url <url>", "server URL (env TENBIN_URL)")
     .option("--token <token>", "API token, tb_… (env TENBIN_TOKEN)")

@@ -54,6 +54,7 @@ CREATE TABLE "az" (
 CREATE TABLE "backend_pool" (
 	"id" uuid PRIMARY KEY DEFAULT gen_random_uuid() NOT NULL,
 	"lb_id" uuid NOT NULL,
+	"tenant_id" uuid NOT NULL,
 	"name" text NOT NULL,
 	"min_healthy" jsonb DEFAULT '{"kind":"count","value":1}'::jsonb NOT NULL,
 	"all_down_policy" text DEFAULT 'withdraw' NOT NULL,
@@ -93,6 +94,12 @@ CREATE TABLE "ip_pool" (
 	CONSTRAINT "ip_pool_name_unique" UNIQUE("name")
 );
 --> statement-breakpoint
+CREATE TABLE "job_state" (
+	"key" text PRIMARY KEY NOT NULL,
+	"value" jsonb NOT NULL,
+	"updated_at" timestamp with time zone DEFAULT now() NOT NULL
+);
+--> statement-breakpoint
 CREATE TABLE "lb_node" (
 	"id" uuid PRIMARY KEY DEFAULT gen_random_uuid() NOT NULL,
 	"name" text NOT NULL,
@@ -106,6 +113,13 @@ CREATE TABLE "lb_node" (
 	"state_reason" text DEFAULT '' NOT NULL,
 	"last_heartbeat_at" timestamp with time zone,
 	"agent_version" text,
+	"credential_hash" text,
+	"join_token_hash" text,
+	"join_token_expires_at" timestamp with time zone,
+	"last_applied_revision" bigint,
+	"bgp_peers_up" integer,
+	"bgp_peers_total" integer,
+	"advertised_count" integer,
 	"created_at" timestamp with time zone DEFAULT now() NOT NULL,
 	"updated_at" timestamp with time zone DEFAULT now() NOT NULL,
 	CONSTRAINT "lb_node_name_unique" UNIQUE("name"),
@@ -115,6 +129,7 @@ CREATE TABLE "lb_node" (
 CREATE TABLE "listener" (
 	"id" uuid PRIMARY KEY DEFAULT gen_random_uuid() NOT NULL,
 	"lb_id" uuid NOT NULL,
+	"tenant_id" uuid NOT NULL,
 	"name" text NOT NULL,
 	"protocol" text NOT NULL,
 	"port_start" integer NOT NULL,
@@ -148,6 +163,8 @@ CREATE TABLE "load_balancer" (
 CREATE TABLE "member" (
 	"id" uuid PRIMARY KEY DEFAULT gen_random_uuid() NOT NULL,
 	"pool_id" uuid NOT NULL,
+	"lb_id" uuid NOT NULL,
+	"tenant_id" uuid NOT NULL,
 	"address" text NOT NULL,
 	"port" integer NOT NULL,
 	"weight" integer DEFAULT 100 NOT NULL,
@@ -157,11 +174,25 @@ CREATE TABLE "member" (
 	"created_at" timestamp with time zone DEFAULT now() NOT NULL
 );
 --> statement-breakpoint
+CREATE TABLE "member_health" (
+	"lb_id" uuid NOT NULL,
+	"node_id" uuid NOT NULL,
+	"pool_id" uuid NOT NULL,
+	"address" text NOT NULL,
+	"port" integer NOT NULL,
+	"state" text NOT NULL,
+	"reason" text DEFAULT '' NOT NULL,
+	"since" timestamp with time zone NOT NULL,
+	"reported_at" timestamp with time zone DEFAULT now() NOT NULL,
+	CONSTRAINT "member_health_lb_id_node_id_pool_id_address_port_pk" PRIMARY KEY("lb_id","node_id","pool_id","address","port")
+);
+--> statement-breakpoint
 CREATE TABLE "placement" (
 	"lb_id" uuid NOT NULL,
 	"node_id" uuid NOT NULL,
 	"applied_revision" bigint,
 	"error" text,
+	"advertised" boolean DEFAULT false NOT NULL,
 	"updated_at" timestamp with time zone DEFAULT now() NOT NULL,
 	CONSTRAINT "placement_lb_id_node_id_pk" PRIMARY KEY("lb_id","node_id")
 );
@@ -262,6 +293,8 @@ ALTER TABLE "listener" ADD CONSTRAINT "listener_pool_id_backend_pool_id_fk" FORE
 ALTER TABLE "load_balancer" ADD CONSTRAINT "load_balancer_tenant_id_tenant_id_fk" FOREIGN KEY ("tenant_id") REFERENCES "public"."tenant"("id") ON DELETE restrict ON UPDATE no action;--> statement-breakpoint
 ALTER TABLE "load_balancer" ADD CONSTRAINT "load_balancer_ip_pool_id_ip_pool_id_fk" FOREIGN KEY ("ip_pool_id") REFERENCES "public"."ip_pool"("id") ON DELETE restrict ON UPDATE no action;--> statement-breakpoint
 ALTER TABLE "member" ADD CONSTRAINT "member_pool_id_backend_pool_id_fk" FOREIGN KEY ("pool_id") REFERENCES "public"."backend_pool"("id") ON DELETE cascade ON UPDATE no action;--> statement-breakpoint
+ALTER TABLE "member_health" ADD CONSTRAINT "member_health_lb_id_load_balancer_id_fk" FOREIGN KEY ("lb_id") REFERENCES "public"."load_balancer"("id") ON DELETE cascade ON UPDATE no action;--> statement-breakpoint
+ALTER TABLE "member_health" ADD CONSTRAINT "member_health_node_id_lb_node_id_fk" FOREIGN KEY ("node_id") REFERENCES "public"."lb_node"("id") ON DELETE cascade ON UPDATE no action;--> statement-breakpoint
 ALTER TABLE "placement" ADD CONSTRAINT "placement_lb_id_load_balancer_id_fk" FOREIGN KEY ("lb_id") REFERENCES "public"."load_balancer"("id") ON DELETE cascade ON UPDATE no action;--> statement-breakpoint
 ALTER TABLE "placement" ADD CONSTRAINT "placement_node_id_lb_node_id_fk" FOREIGN KEY ("node_id") REFERENCES "public"."lb_node"("id") ON DELETE cascade ON UPDATE no action;--> statement-breakpoint
 ALTER TABLE "quota" ADD CONSTRAINT "quota_tenant_id_tenant_id_fk" FOREIGN KEY ("tenant_id") REFERENCES "public"."tenant"("id") ON DELETE cascade ON UPDATE no action;--> statement-breakpoint
@@ -278,10 +311,13 @@ CREATE UNIQUE INDEX "backend_pool_name_idx" ON "backend_pool" USING btree ("lb_i
 CREATE UNIQUE INDEX "ip_pool_cidr_idx" ON "ip_pool" USING btree ("cidr");--> statement-breakpoint
 CREATE UNIQUE INDEX "listener_name_idx" ON "listener" USING btree ("lb_id","name");--> statement-breakpoint
 CREATE INDEX "listener_pool_idx" ON "listener" USING btree ("pool_id");--> statement-breakpoint
+CREATE INDEX "listener_tenant_idx" ON "listener" USING btree ("tenant_id");--> statement-breakpoint
 CREATE UNIQUE INDEX "lb_address_idx" ON "load_balancer" USING btree ("address");--> statement-breakpoint
+CREATE INDEX "lb_tenant_idx" ON "load_balancer" USING btree ("tenant_id");--> statement-breakpoint
 CREATE UNIQUE INDEX "lb_tenant_name_idx" ON "load_balancer" USING btree ("tenant_id","name");--> statement-breakpoint
 CREATE INDEX "lb_pool_idx" ON "load_balancer" USING btree ("ip_pool_id");--> statement-breakpoint
 CREATE UNIQUE INDEX "member_key_idx" ON "member" USING btree ("pool_id","address","port");--> statement-breakpoint
+CREATE INDEX "member_tenant_idx" ON "member" USING btree ("tenant_id","lb_id");--> statement-breakpoint
 CREATE INDEX "placement_node_idx" ON "placement" USING btree ("node_id");--> statement-breakpoint
 CREATE INDEX "revision_tenant_idx" ON "revision" USING btree ("tenant_id","id");--> statement-breakpoint
 CREATE INDEX "session_user_idx" ON "session" USING btree ("user_id");--> statement-breakpoint

@@ -47,7 +47,10 @@ export const ipv6Schema = z
 export const ipAddressSchema = z
   .string()
   .trim()
-  .refine((t) => parseAddress(t) !== null, "not a valid IP address (e.g. 198.18.0.10 or 2001:db8::10)");
+  .refine(
+    (t) => parseAddress(t) !== null,
+    "not a valid IP address (e.g. 198.18.0.10 or 2001:db8::10)",
+  );
 export const cidrSchema = z
   .string()
   .trim()
@@ -69,7 +72,8 @@ const peersSchema = z
     peers.forEach((p, i) => {
       const key = parseAddress(p.address)?.text;
       if (!key) return;
-      if (seen.has(key)) ctx.addIssue({ code: "custom", path: [i, "address"], message: `duplicate peer ${key}` });
+      if (seen.has(key))
+        ctx.addIssue({ code: "custom", path: [i, "address"], message: `duplicate peer ${key}` });
       seen.add(key);
     });
   });
@@ -172,7 +176,10 @@ export const updateIpPoolInput = z.object({
   tenants: poolTenantsSchema,
 });
 export const listIpPoolsInput = z
-  .object({ regionId: regionRefSchema.optional(), family: z.union([z.literal(4), z.literal(6)]).optional() })
+  .object({
+    regionId: regionRefSchema.optional(),
+    family: z.union([z.literal(4), z.literal(6)]).optional(),
+  })
   .default({});
 export const ipPoolIdInput = z.object({ ipPoolId: ipPoolRefSchema });
 
@@ -193,10 +200,13 @@ export const setQuotaInput = z
     maxListeners: quotaValue("max listeners").optional(),
     maxMembers: quotaValue("max members").optional(),
   })
-  .refine((v) => v.maxVips !== undefined || v.maxListeners !== undefined || v.maxMembers !== undefined, {
-    message: "give at least one of maxVips, maxListeners, maxMembers",
-    path: ["maxVips"],
-  });
+  .refine(
+    (v) => v.maxVips !== undefined || v.maxListeners !== undefined || v.maxMembers !== undefined,
+    {
+      message: "give at least one of maxVips, maxListeners, maxMembers",
+      path: ["maxVips"],
+    },
+  );
 
 export type CreateRegionInput = z.output<typeof createRegionInput>;
 export type UpdateRegionInput = z.output<typeof updateRegionInput>;

@@ -21,6 +21,8 @@ export interface HttpOptions {
   upgrades?: Map<string, UpgradeHandler>;
   /** Trust X-Forwarded-For from a front proxy (otherwise the socket address is used). */
   trustProxy?: boolean;
+  /** Extra request handlers by exact path (e.g. the agents' POST /api/agent/join). */
+  routes?: Map<string, http.RequestListener>;
 }
 
 const MAX_API_BODY = 1024 * 1024;
@@ -100,6 +102,8 @@ export function createHttpServer(opts: HttpOptions): TenbinHttpServer {
     if (draining) res.setHeader("connection", "close");
 
     if (pathname === "/healthz") return sendJson(res, 200, { ok: true });
+    const route = opts.routes?.get(pathname);
+    if (route) return route(req, res);
     if (pathname === "/readyz") {
       if (draining) return sendJson(res, 503, { ok: false, reason: "shutting down" });
       services.database.db

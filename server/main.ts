@@ -6,6 +6,10 @@ import { createLogger } from "./log";
 import { openServices } from "./services";
 import { createHttpServer, type UpgradeHandler } from "./http";
 import { ensureFirstAdmin } from "./domain/users";
+import { AgentHub, CHANGES_CHANNEL } from "./hub/hub";
+import { joinHandler } from "./hub/join";
+import { Jobs } from "./jobs/scheduler";
+import { AGENT_PATH } from "./protocol/agent";
 
 async function main() {
   const env = loadEnv();
@@ -40,8 +44,15 @@ async function main() {
     };
   }
 
-  const upgrades = new Map<string, UpgradeHandler>();
-  const http = createHttpServer({ services, log, upgrades, ...(nextHandlers ? { next: nextHandlers } : {}) });
+  const hub = new AgentHub(services.database, log.child({ part: "hub" }));
+  await hub.start();
+  const jobs = new Jobs(services.database, services.auth, log.child({ part: "jobs" }));
+  const unlistenJobs = await services.database.listen(CHANGES_CHANNEL, () => jobs.wake());
+  jobs.start();
+
+  const upgrades = new Map<string, UpgradeHandler>([[AGENT_PATH, hub.handleUpgrade]]);
+  const routes = new Map([["/api/agent/join", joinHandler(services.database.db)]]);
+  const http = createHttpServer({ services, log, upgrades, routes, ...(nextHandlers ? { next: nextHandlers } : {}) });
   await new Promise<void>((resolve, reject) => {
     http.server.once("error", reject);
     http.server.listen(env.PORT, env.HOST, () => resolve());
@@ -57,7 +68,10 @@ async function main() {
     stopping = true;
     log.info({ signal }, "shutting down: finishing in-flight requests");
     try {
+      await hub.stop();
       await http.shutdown();
+      await unlistenJobs();
+      await jobs.stop();
       await services.close();
       log.info("stopped cleanly");
       process.exit(0);

@@ -7,6 +7,7 @@ import { createAuth, type Auth } from "./auth/auth";
 import { auditSignUp } from "./domain/users";
 import type { Env } from "./env";
 import type { ApiDeps } from "./api/trpc";
+import { CHANGES_CHANNEL } from "./hub/hub";
 
 export interface Services {
   database: Database;
@@ -48,7 +49,15 @@ export async function openServices(env: Env, overrides: { database?: Database; b
     database,
     auth,
     baseURL,
-    deps: { db: database.db, auth },
+    deps: {
+      db: database.db,
+      database,
+      auth,
+      // Wake every replica's hub and jobs: NOTIFY reaches this process too (PGlite in-process).
+      onCommitted: (revisions) => {
+        database.notify(CHANGES_CHANNEL, String(Math.max(...revisions))).catch(() => {});
+      },
+    },
     close: () => database.close(),
   };
 }

@@ -75,7 +75,9 @@ function cProgram(): string {
   lines.push('  printf("},\\"constants\\":{");');
   const consts = [...CONSTANTS, ...Object.keys(FLAGS), ...GLOBAL_ENUM];
   consts.forEach((c, i) => {
-    lines.push(`  printf("\\"${c}\\":%llu${i < consts.length - 1 ? "," : ""}", (unsigned long long)(${c}));`);
+    lines.push(
+      `  printf("\\"${c}\\":%llu${i < consts.length - 1 ? "," : ""}", (unsigned long long)(${c}));`,
+    );
   });
   lines.push('  printf("}}\\n");', "  return 0;", "}");
   return lines.join("\n");
@@ -135,11 +137,20 @@ describe("ABI: agent/datapath/abi.ts mirrors bpf/include", () => {
     expect(abi.encodeConfig({ useFib: true }).length).toBe(abi.LAYOUTS.tb_config.size);
     const f4 = { family: 4 as const, src: v4, dst: v4, sport: 1, dport: 2, proto: 6 };
     expect(abi.flowKey(f4).length).toBe(abi.LAYOUTS.tb_flow4.size);
-    expect(abi.flowKey({ ...f4, family: 6, src: v6, dst: v6 }).length).toBe(abi.LAYOUTS.tb_flow6.size);
+    expect(abi.flowKey({ ...f4, family: 6, src: v6, dst: v6 }).length).toBe(
+      abi.LAYOUTS.tb_flow6.size,
+    );
   });
 
   it("addresses round-trip through the codecs", () => {
-    for (const a of ["198.18.0.1", "2001:db8::1", "2001:db8:1:2:3:4:5:6", "::", "2001:db8::ffff:0:1", "::ffff:198.18.0.1"]) {
+    for (const a of [
+      "198.18.0.1",
+      "2001:db8::1",
+      "2001:db8:1:2:3:4:5:6",
+      "::",
+      "2001:db8::ffff:0:1",
+      "::ffff:198.18.0.1",
+    ]) {
       const { family, bytes } = abi.addrBytes(a);
       const back = abi.formatAddr(family, bytes);
       expect(abi.addrBytes(back).bytes.equals(bytes)).toBe(true);

@@ -130,12 +130,15 @@ function ipv6Bytes(address: string): Buffer {
   const v4 = /(\d+\.\d+\.\d+\.\d+)$/.exec(text);
   if (v4?.[1]) {
     const o = v4[1].split(".").map(Number);
-    text = text.slice(0, -v4[1].length) + `${((o[0]! << 8) | o[1]!).toString(16)}:${((o[2]! << 8) | o[3]!).toString(16)}`;
+    text =
+      text.slice(0, -v4[1].length) +
+      `${((o[0]! << 8) | o[1]!).toString(16)}:${((o[2]! << 8) | o[3]!).toString(16)}`;
   }
   const [head, tail] = text.includes("::") ? text.split("::") : [text, undefined];
   const h = head ? head.split(":") : [];
   const t = tail !== undefined && tail !== "" ? tail.split(":") : [];
-  const groups = tail === undefined ? h : [...h, ...Array<string>(8 - h.length - t.length).fill("0"), ...t];
+  const groups =
+    tail === undefined ? h : [...h, ...Array<string>(8 - h.length - t.length).fill("0"), ...t];
   if (groups.length !== 8) throw new Error(`not an IPv6 address: ${address}`);
   groups.forEach((g, i) => out.writeUInt16BE(parseInt(g, 16), i * 2));
   return out;
@@ -148,7 +151,7 @@ export function formatAddr(family: Family, bytes: Buffer): string {
   // compress the longest run of zero groups
   let best = -1,
     bestLen = 0;
-  for (let i = 0; i < 8; ) {
+  for (let i = 0; i < 8;) {
     if (groups[i] !== "0") {
       i++;
       continue;
@@ -189,7 +192,10 @@ export function listenKey6(vip: Buffer, port: number, proto: number): Buffer {
   return b;
 }
 
-export function decodeListenKey(family: Family, b: Buffer): { vip: Buffer; port: number; proto: number } {
+export function decodeListenKey(
+  family: Family,
+  b: Buffer,
+): { vip: Buffer; port: number; proto: number } {
   if (family === 4) {
     const vip = Buffer.alloc(16);
     b.copy(vip, 0, 0, 4);
@@ -243,7 +249,8 @@ export function vipKey(family: Family, addr: Buffer): Buffer {
 /** The VIP pre-filter bit of an address (tb_vip_filter_bit in tb_hash.h). */
 export function vipFilterBit(family: Family, addr: Buffer): number {
   let folded = addr.readUInt32LE(0);
-  if (family === 6) folded = (folded ^ addr.readUInt32LE(4) ^ addr.readUInt32LE(8) ^ addr.readUInt32LE(12)) >>> 0;
+  if (family === 6)
+    folded = (folded ^ addr.readUInt32LE(4) ^ addr.readUInt32LE(8) ^ addr.readUInt32LE(12)) >>> 0;
   return Math.imul(folded, 0x9e3779b1) >>> (32 - TB_VIP_FILTER_BITS_LOG2);
 }
 
@@ -271,7 +278,10 @@ export function cidrKey(family: Family, listenerId: number, addr: Buffer, prefix
   return b;
 }
 
-export function decodeCidrKey(family: Family, b: Buffer): { listenerId: number; addr: Buffer; prefix: number } {
+export function decodeCidrKey(
+  family: Family,
+  b: Buffer,
+): { listenerId: number; addr: Buffer; prefix: number } {
   const addr = Buffer.alloc(16);
   b.copy(addr, 0, 8, family === 4 ? 12 : 24);
   return { listenerId: b.readUInt32BE(4), addr, prefix: b.readUInt32LE(0) - 32 };

@@ -2,14 +2,7 @@
 // the agent exits; a restarted agent swaps in its freshly loaded program atomically.
 import fs from "node:fs";
 import path from "node:path";
-import {
-  BPF_XDP,
-  BpfError,
-  XDP_FLAGS_DRV_MODE,
-  XDP_FLAGS_SKB_MODE,
-  check,
-  libbpf,
-} from "./libbpf";
+import { BPF_XDP, BpfError, XDP_FLAGS_DRV_MODE, XDP_FLAGS_SKB_MODE, check, libbpf } from "./libbpf";
 
 export type XdpMode = "native" | "generic" | "auto";
 
@@ -35,7 +28,12 @@ export function linkPinPath(pinDir: string, ifname: string, program: string): st
  * link is kept and only its program is replaced (no detach, no gap).
  * mode "auto": native (driver) XDP, else generic.
  */
-export function attachXdp(progFd: number, ifname: string, linkPin: string, mode: XdpMode = "auto"): AttachResult {
+export function attachXdp(
+  progFd: number,
+  ifname: string,
+  linkPin: string,
+  mode: XdpMode = "auto",
+): AttachResult {
   const lib = libbpf();
   const ifindex = ifIndex(ifname);
   if (fs.existsSync(linkPin)) {

@@ -241,7 +241,10 @@ export class TestRunner {
   }
 
   /** Like run() without copying the output: for benchmarks. */
-  runRaw(packet: Buffer, ingressIfindex = 0): { action: number; durationNs: number; outLen: number } {
+  runRaw(
+    packet: Buffer,
+    ingressIfindex = 0,
+  ): { action: number; durationNs: number; outLen: number } {
     const o = this.opts;
     o.fill(0);
     o.writeBigUInt64LE(BigInt(TEST_RUN_OPTS_SIZE), 0);

@@ -146,21 +146,34 @@ export class Datapath {
     const maxListeners = opts.maxListeners ?? abi.TB_MAX_LISTENERS;
     const maxBackends = opts.maxBackends ?? abi.TB_MAX_BACKENDS;
     const restored = fs.existsSync(`${opts.pinDir}/tb_listeners`);
-    const obj = BpfObject.load(opts.objectPath ?? bpfObjectPath("lb"), {
-      pinRoot: opts.pinDir,
-      maxEntries: {
-        tb_listen4: maxListeners,
-        tb_listen6: maxListeners,
-        tb_listeners: maxListeners,
-        tb_table_sel: maxListeners,
-        tb_stats_lsn: maxListeners,
-        tb_maglev: 2 * maxListeners,
-        tb_backends: maxBackends,
-        tb_stats_be: maxBackends,
-        tb_conn4: (opts.conn4PerCpu ?? abi.TB_CONN4_PER_CPU) * cpus,
-        tb_conn6: (opts.conn6PerCpu ?? abi.TB_CONN6_PER_CPU) * cpus,
-      },
-    });
+    const load = () =>
+      BpfObject.load(opts.objectPath ?? bpfObjectPath("lb"), {
+        pinRoot: opts.pinDir,
+        maxEntries: {
+          tb_listen4: maxListeners,
+          tb_listen6: maxListeners,
+          tb_listeners: maxListeners,
+          tb_table_sel: maxListeners,
+          tb_stats_lsn: maxListeners,
+          tb_maglev: 2 * maxListeners,
+          tb_backends: maxBackends,
+          tb_stats_be: maxBackends,
+          tb_conn4: (opts.conn4PerCpu ?? defaultConnPerCpu(abi.TB_CONN4_PER_CPU, cpus)) * cpus,
+          tb_conn6: (opts.conn6PerCpu ?? defaultConnPerCpu(abi.TB_CONN6_PER_CPU, cpus)) * cpus,
+        },
+      });
+    let obj: BpfObject;
+    try {
+      obj = load();
+    } catch (e) {
+      if (restored && e instanceof Error) {
+        e.message +=
+          `\n(maps pinned in ${opts.pinDir} could not be reused: were they created with other ` +
+          `sizes (maxListeners, maxBackends, conn*PerCpu) or by a build with another layout? ` +
+          `A layout change needs new map names, see bpf/README.md)`;
+      }
+      throw e;
+    }
     const dp = new Datapath(obj, opts.pinDir, restored);
     try {
       if (restored) dp.restoreState();
@@ -243,7 +256,12 @@ export class Datapath {
         id,
         family,
         vipBytes,
-        key: { vip: abi.formatAddr(family, vipBytes), protocol: key.protocol, port: key.port, portEnd: key.portEnd },
+        key: {
+          vip: abi.formatAddr(family, vipBytes),
+          protocol: key.protocol,
+          port: key.port,
+          portEnd: key.portEnd,
+        },
         flags: 0,
         cidrKeys: new Map(),
         backendIds: new Set(),
@@ -343,7 +361,9 @@ export class Datapath {
     for (const [id, table] of tables) {
       if (!this.byId.has(id)) throw new Error(`no listener ${id}`);
       if (table.length !== this.tableSize) {
-        throw new Error(`table for listener ${id} has ${table.length} entries, want ${this.tableSize}`);
+        throw new Error(
+          `table for listener ${id} has ${table.length} entries, want ${this.tableSize}`,
+        );
       }
       const next = this.activeTable[id]! ^ 1;
       this.tables.u32(id * 2 + next).set(table);
@@ -380,7 +400,10 @@ export class Datapath {
       const ls = this.m("tb_stats_lsn").readArray(this.maxListeners, stride);
       for (const id of this.byId.keys()) {
         const s = abi.sumPerCpu(ls, id * stride, 64, cpus, abi.LISTENER_COUNTERS.length);
-        listeners.set(id, Object.fromEntries(abi.LISTENER_COUNTERS.map((n, i) => [n, s[i]!])) as ListenerCounters);
+        listeners.set(
+          id,
+          Object.fromEntries(abi.LISTENER_COUNTERS.map((n, i) => [n, s[i]!])) as ListenerCounters,
+        );
       }
     }
 
@@ -394,9 +417,14 @@ export class Datapath {
       }
     }
 
+    // A CPU leaves flood mode lazily (at its next new flow); report it as out once its
+    // cool-down has passed. The program's coarse clock and ours share CLOCK_MONOTONIC.
     const f = this.m("tb_flood").readArray(1, abi.perCpuStride(24, cpus));
+    const now = process.hrtime.bigint();
     const floodCpus: number[] = [];
-    for (let c = 0; c < cpus; c++) if (f.readUInt32LE(c * 24 + 20)) floodCpus.push(c);
+    for (let c = 0; c < cpus; c++) {
+      if (f.readUInt32LE(c * 24 + 20) && f.readBigUInt64LE(c * 24 + 8) > now) floodCpus.push(c);
+    }
     return { global, listeners, backends, floodCpus };
   }
 
@@ -475,8 +503,14 @@ export class Datapath {
     const vipText = abi.formatAddr(family, vipBytes);
     const out: abi.PortRange[] = [];
     for (const st of this.byId.values()) {
-      if (st.family !== family || st.key.vip !== vipText || st.key.portEnd === st.key.port) continue;
-      out.push({ first: st.key.port, last: st.key.portEnd, proto: PROTO[st.key.protocol], listenerId: st.id });
+      if (st.family !== family || st.key.vip !== vipText || st.key.portEnd === st.key.port)
+        continue;
+      out.push({
+        first: st.key.port,
+        last: st.key.portEnd,
+        proto: PROTO[st.key.protocol],
+        listenerId: st.id,
+      });
     }
     return out.sort((a, b) => a.first - b.first);
   }
@@ -486,7 +520,9 @@ export class Datapath {
     const proto = PROTO[st.key.protocol];
     for (const r of ranges) {
       if (r.proto === proto && r.first <= st.key.portEnd && st.key.port <= r.last) {
-        throw new Error(`port range ${st.key.port}-${st.key.portEnd} overlaps ${r.first}-${r.last}`);
+        throw new Error(
+          `port range ${st.key.port}-${st.key.portEnd} overlaps ${r.first}-${r.last}`,
+        );
       }
     }
     if (ranges.length >= abi.TB_MAX_RANGES_PER_VIP) {
@@ -498,7 +534,8 @@ export class Datapath {
     const vipMap = this.m(family === 4 ? "tb_vip4" : "tb_vip6");
     const vipText = abi.formatAddr(family, vipBytes);
     const any = [...this.byId.values()].some((s) => s.family === family && s.key.vip === vipText);
-    if (any) vipMap.update(abi.vipKey(family, vipBytes), abi.encodeVip(this.rangesOf(family, vipBytes)));
+    if (any)
+      vipMap.update(abi.vipKey(family, vipBytes), abi.encodeVip(this.rangesOf(family, vipBytes)));
     else vipMap.delete(abi.vipKey(family, vipBytes));
   }
 
@@ -536,14 +573,28 @@ export class Datapath {
   private restoreState(): void {
     const flagsBuf = this.m("tb_listeners").readArray(this.maxListeners, 8);
     const selBuf = this.m("tb_table_sel").readArray(this.maxListeners, 4);
-    const found: Array<{ id: number; family: abi.Family; vip: Buffer; port: number; portEnd: number; proto: number }> = [];
+    const found: Array<{
+      id: number;
+      family: abi.Family;
+      vip: Buffer;
+      port: number;
+      portEnd: number;
+      proto: number;
+    }> = [];
     for (const family of [4, 6] as const) {
       const lm = this.m(family === 4 ? "tb_listen4" : "tb_listen6");
       const v = Buffer.alloc(4);
       for (const k of lm.keys(family === 4 ? 8 : 20)) {
         if (!lm.lookup(k, v)) continue;
         const d = abi.decodeListenKey(family, k);
-        found.push({ id: v.readUInt32LE(0), family, vip: d.vip, port: d.port, portEnd: d.port, proto: d.proto });
+        found.push({
+          id: v.readUInt32LE(0),
+          family,
+          vip: d.vip,
+          port: d.port,
+          portEnd: d.port,
+          proto: d.proto,
+        });
       }
       const vm = this.m(family === 4 ? "tb_vip4" : "tb_vip6");
       const vv = Buffer.alloc(abi.LAYOUTS.tb_vip.size);
@@ -552,7 +603,14 @@ export class Datapath {
         const vip = Buffer.alloc(16);
         k.copy(vip);
         for (const r of abi.decodeVip(vv)) {
-          found.push({ id: r.listenerId, family, vip, port: r.first, portEnd: r.last, proto: r.proto });
+          found.push({
+            id: r.listenerId,
+            family,
+            vip,
+            port: r.first,
+            portEnd: r.last,
+            proto: r.proto,
+          });
         }
       }
     }
@@ -586,7 +644,10 @@ export class Datapath {
     for (let id = 0; id < this.maxBackends; id++) {
       const fam = beBuf[id * 20 + 16];
       if (fam !== 4 && fam !== 6) continue;
-      this.backends.set(id, { address: abi.formatAddr(fam, beBuf.subarray(id * 20, id * 20 + 16)), refs: 0 });
+      this.backends.set(id, {
+        address: abi.formatAddr(fam, beBuf.subarray(id * 20, id * 20 + 16)),
+        refs: 0,
+      });
     }
     for (const st of this.byId.values()) {
       const table = this.readTable(st.id);
@@ -601,10 +662,21 @@ export class Datapath {
   }
 }
 
+/**
+ * Default per-CPU cache share: the header's value on small machines; on many-CPU machines the
+ * total is held at 8 x that value (RSS spreads flows, so each CPU needs only its part), but
+ * never below 1/8 of it per CPU.
+ */
+export function defaultConnPerCpu(perCpu: number, cpus: number): number {
+  if (cpus <= 8) return perCpu;
+  return Math.max(perCpu / 8, Math.ceil((perCpu * 8) / cpus));
+}
+
 function validateKey(k: ListenerKey & { portEnd: number }): void {
   if (!(k.protocol in PROTO)) throw new Error(`protocol must be tcp or udp, not ${k.protocol}`);
   for (const p of [k.port, k.portEnd]) {
-    if (!Number.isInteger(p) || p < 1 || p > 65535) throw new Error(`port ${p} out of range 1..65535`);
+    if (!Number.isInteger(p) || p < 1 || p > 65535)
+      throw new Error(`port ${p} out of range 1..65535`);
   }
   if (k.portEnd < k.port) throw new Error(`port range ${k.port}-${k.portEnd} is empty`);
 }

@@ -5,7 +5,15 @@ import { type TestRunner } from "./bpf-object";
 import { Datapath } from "./datapath";
 import { Decap } from "./decap";
 import { xdpActionName } from "./libbpf";
-import { ETH_P_IP, ETH_P_IPV6, NODE_MAC, TCP_SYN, buildPacket, l3Offset, type PacketSpec } from "./packet";
+import {
+  ETH_P_IP,
+  ETH_P_IPV6,
+  NODE_MAC,
+  TCP_SYN,
+  buildPacket,
+  l3Offset,
+  type PacketSpec,
+} from "./packet";
 import { NOT_ROOT_REASON, isRoot, mountPrivateBpffs, type PrivateBpffs } from "./test-support";
 
 const GW_MAC = "02:00:00:00:00:fe";
@@ -19,9 +27,19 @@ describe.skipIf(!isRoot)(`encap -> decap${isRoot ? "" : ` (skipped: ${NOT_ROOT_R
 
   beforeAll(() => {
     bpffs = mountPrivateBpffs("decaptest");
-    dp = Datapath.open({ pinDir: `${bpffs.dir}/lb`, maxListeners: 16, maxBackends: 16, conn4PerCpu: 1024, conn6PerCpu: 1024 });
+    dp = Datapath.open({
+      pinDir: `${bpffs.dir}/lb`,
+      maxListeners: 16,
+      maxBackends: 16,
+      conn4PerCpu: 1024,
+      conn6PerCpu: 1024,
+    });
     decap = Decap.open(`${bpffs.dir}/decap`);
-    dp.configure({ nodeV4: "198.18.0.1", nodeV6: "2001:db8:0:1::1", fallback: { ifindex: 0, dstMac: GW_MAC, srcMac: NODE_MAC } });
+    dp.configure({
+      nodeV4: "198.18.0.1",
+      nodeV6: "2001:db8:0:1::1",
+      fallback: { ifindex: 0, dstMac: GW_MAC, srcMac: NODE_MAC },
+    });
     const listeners = [
       { vip: "198.19.1.1", backend: { id: 1, address: "198.18.2.1" } },
       { vip: "198.19.1.2", backend: { id: 2, address: "2001:db8:2::2" } },
@@ -47,12 +65,75 @@ describe.skipIf(!isRoot)(`encap -> decap${isRoot ? "" : ` (skipped: ${NOT_ROOT_R
   });
 
   const cases: Array<[string, PacketSpec]> = [
-    ["IPv4 in IPv4", { src: "198.18.100.1", dst: "198.19.1.1", proto: 6, sport: 1000, dport: 80, tcpFlags: TCP_SYN, df: true, tos: 0x10 }],
-    ["IPv4 in IPv4, tagged", { src: "198.18.100.1", dst: "198.19.1.1", proto: 17, sport: 1001, dport: 80, vlan: 42, payload: Buffer.alloc(64, 3) }],
-    ["IPv4 in IPv6", { src: "198.18.100.1", dst: "198.19.1.2", proto: 6, sport: 1002, dport: 80, payload: Buffer.from("hello") }],
-    ["IPv6 in IPv6", { src: "2001:db8:100::1", dst: "2001:db8:19::1", proto: 6, sport: 1003, dport: 80, payload: Buffer.alloc(1200, 9) }],
-    ["IPv6 in IPv6, tagged", { src: "2001:db8:100::1", dst: "2001:db8:19::1", proto: 17, sport: 1004, dport: 80, vlan: 4000 }],
-    ["IPv6 in IPv4", { src: "2001:db8:100::1", dst: "2001:db8:19::2", proto: 17, sport: 1005, dport: 80, payload: Buffer.alloc(10, 1) }],
+    [
+      "IPv4 in IPv4",
+      {
+        src: "198.18.100.1",
+        dst: "198.19.1.1",
+        proto: 6,
+        sport: 1000,
+        dport: 80,
+        tcpFlags: TCP_SYN,
+        df: true,
+        tos: 0x10,
+      },
+    ],
+    [
+      "IPv4 in IPv4, tagged",
+      {
+        src: "198.18.100.1",
+        dst: "198.19.1.1",
+        proto: 17,
+        sport: 1001,
+        dport: 80,
+        vlan: 42,
+        payload: Buffer.alloc(64, 3),
+      },
+    ],
+    [
+      "IPv4 in IPv6",
+      {
+        src: "198.18.100.1",
+        dst: "198.19.1.2",
+        proto: 6,
+        sport: 1002,
+        dport: 80,
+        payload: Buffer.from("hello"),
+      },
+    ],
+    [
+      "IPv6 in IPv6",
+      {
+        src: "2001:db8:100::1",
+        dst: "2001:db8:19::1",
+        proto: 6,
+        sport: 1003,
+        dport: 80,
+        payload: Buffer.alloc(1200, 9),
+      },
+    ],
+    [
+      "IPv6 in IPv6, tagged",
+      {
+        src: "2001:db8:100::1",
+        dst: "2001:db8:19::1",
+        proto: 17,
+        sport: 1004,
+        dport: 80,
+        vlan: 4000,
+      },
+    ],
+    [
+      "IPv6 in IPv4",
+      {
+        src: "2001:db8:100::1",
+        dst: "2001:db8:19::2",
+        proto: 17,
+        sport: 1005,
+        dport: 80,
+        payload: Buffer.alloc(10, 1),
+      },
+    ],
   ];
 
   it.each(cases)("%s", (_name, spec) => {
@@ -77,7 +158,13 @@ describe.skipIf(!isRoot)(`encap -> decap${isRoot ? "" : ` (skipped: ${NOT_ROOT_R
     const before = decap.readStats();
     const plain = [
       buildPacket({ src: "198.18.100.1", dst: "198.19.1.1", proto: 6, sport: 1, dport: 80 }),
-      buildPacket({ src: "2001:db8:100::1", dst: "2001:db8:19::1", proto: 17, sport: 1, dport: 80 }),
+      buildPacket({
+        src: "2001:db8:100::1",
+        dst: "2001:db8:19::1",
+        proto: 17,
+        sport: 1,
+        dport: 80,
+      }),
     ];
     for (const f of plain) {
       const r = de.run(f);
@@ -88,7 +175,13 @@ describe.skipIf(!isRoot)(`encap -> decap${isRoot ? "" : ` (skipped: ${NOT_ROOT_R
     expect(after.passed - before.passed).toBe(2n);
     expect(after.decapV4 - before.decapV4).toBe(0n);
     // a fragmented outer header is not ours: untouched
-    const frag = buildPacket({ src: "198.18.100.1", dst: "198.19.1.1", proto: 4, moreFragments: true, payload: Buffer.alloc(40) });
+    const frag = buildPacket({
+      src: "198.18.100.1",
+      dst: "198.19.1.1",
+      proto: 4,
+      moreFragments: true,
+      payload: Buffer.alloc(40),
+    });
     expect(de.run(frag).data.equals(frag)).toBe(true);
   });
 

@@ -62,10 +62,19 @@ export class Decap {
  * Attaches the pass-through program (tb_pass) to an interface, pinned under `pinDir`: a veth
  * peer needs some XDP program for XDP_TX/XDP_REDIRECT frames to be delivered.
  */
-export function attachPassThrough(pinDir: string, ifname: string, mode: XdpMode = "auto"): AttachResult {
+export function attachPassThrough(
+  pinDir: string,
+  ifname: string,
+  mode: XdpMode = "auto",
+): AttachResult {
   const obj = BpfObject.load(bpfObjectPath("pass"));
   try {
-    return attachXdp(obj.programFd("tb_pass"), ifname, linkPinPath(pinDir, ifname, "tb_pass"), mode);
+    return attachXdp(
+      obj.programFd("tb_pass"),
+      ifname,
+      linkPinPath(pinDir, ifname, "tb_pass"),
+      mode,
+    );
   } finally {
     obj.close();
   }

@@ -24,7 +24,11 @@ function rng(seed: number) {
     x >>>= 0;
     return x;
   };
-  return { next, int: (n: number) => next() % n, pick: <T>(a: readonly T[]) => a[next() % a.length]! };
+  return {
+    next,
+    int: (n: number) => next() % n,
+    pick: <T>(a: readonly T[]) => a[next() % a.length]!,
+  };
 }
 
 interface Lst {
@@ -32,17 +36,47 @@ interface Lst {
   backends: Array<{ id: number; address: string }>;
 }
 const LISTENERS: Lst[] = [
-  { spec: { vip: "198.19.9.1", protocol: "tcp", port: 80 }, backends: [{ id: 1, address: "198.18.9.1" }, { id: 2, address: "198.18.9.2" }] },
-  { spec: { vip: "198.19.9.1", protocol: "udp", port: 53, affinity: "source-ip" }, backends: [{ id: 3, address: "2001:db8:9::3" }] },
-  { spec: { vip: "198.19.9.2", protocol: "tcp", port: 1000, portEnd: 1999 }, backends: [{ id: 4, address: "198.18.9.4" }] },
-  { spec: { vip: "198.19.9.3", protocol: "tcp", port: 80, allowedCidrs: ["198.18.100.0/25"] }, backends: [{ id: 5, address: "198.18.9.5" }] },
+  {
+    spec: { vip: "198.19.9.1", protocol: "tcp", port: 80 },
+    backends: [
+      { id: 1, address: "198.18.9.1" },
+      { id: 2, address: "198.18.9.2" },
+    ],
+  },
+  {
+    spec: { vip: "198.19.9.1", protocol: "udp", port: 53, affinity: "source-ip" },
+    backends: [{ id: 3, address: "2001:db8:9::3" }],
+  },
+  {
+    spec: { vip: "198.19.9.2", protocol: "tcp", port: 1000, portEnd: 1999 },
+    backends: [{ id: 4, address: "198.18.9.4" }],
+  },
+  {
+    spec: { vip: "198.19.9.3", protocol: "tcp", port: 80, allowedCidrs: ["198.18.100.0/25"] },
+    backends: [{ id: 5, address: "198.18.9.5" }],
+  },
   { spec: { vip: "198.19.9.4", protocol: "udp", port: 80 }, backends: [] }, // no backend
-  { spec: { vip: "2001:db8:19:9::1", protocol: "tcp", port: 443 }, backends: [{ id: 6, address: "2001:db8:9::6" }] },
-  { spec: { vip: "2001:db8:19:9::1", protocol: "udp", port: 4000, portEnd: 4010 }, backends: [{ id: 7, address: "198.18.9.7" }] },
-  { spec: { vip: "2001:db8:19:9::2", protocol: "tcp", port: 22, allowedCidrs: ["2001:db8:100::/56"] }, backends: [{ id: 8, address: "2001:db8:9::8" }] },
+  {
+    spec: { vip: "2001:db8:19:9::1", protocol: "tcp", port: 443 },
+    backends: [{ id: 6, address: "2001:db8:9::6" }],
+  },
+  {
+    spec: { vip: "2001:db8:19:9::1", protocol: "udp", port: 4000, portEnd: 4010 },
+    backends: [{ id: 7, address: "198.18.9.7" }],
+  },
+  {
+    spec: {
+      vip: "2001:db8:19:9::2",
+      protocol: "tcp",
+      port: 22,
+      allowedCidrs: ["2001:db8:100::/56"],
+    },
+    backends: [{ id: 8, address: "2001:db8:9::8" }],
+  },
 ];
 
-type Verdict = { action: "PASS" } | { action: "DROP" } | { action: "TX"; listener: Lst; l3: number };
+type Verdict =
+  { action: "PASS" } | { action: "DROP" } | { action: "TX"; listener: Lst; l3: number };
 
 const protoNum = (p: string) => (p === "tcp" ? 6 : 17);
 
@@ -83,7 +117,8 @@ function model(f: Buffer): Verdict {
     if (fragment) return isVip(4, dst) ? { action: "DROP" } : { action: "PASS" };
     if (proto !== 6 && proto !== 17) return { action: "PASS" };
     const min = ihl + (proto === 6 ? 20 : 8);
-    if (l4 + (proto === 6 ? 20 : 8) > f.length || totLen < min || totLen > avail) return { action: "PASS" };
+    if (l4 + (proto === 6 ? 20 : 8) > f.length || totLen < min || totLen > avail)
+      return { action: "PASS" };
   } else if (type === 0x86dd) {
     if (avail < 40) return { action: "PASS" };
     if (f[l3]! >> 4 !== 6) return { action: "PASS" };
@@ -98,16 +133,25 @@ function model(f: Buffer): Verdict {
     l4 = l3 + 40;
     totLen = 40 + f.readUInt16BE(l3 + 4);
     const min = 40 + (proto === 6 ? 20 : 8);
-    if (l4 + (proto === 6 ? 20 : 8) > f.length || totLen < min || totLen > avail) return { action: "PASS" };
+    if (l4 + (proto === 6 ? 20 : 8) > f.length || totLen < min || totLen > avail)
+      return { action: "PASS" };
   } else {
     return { action: "PASS" };
   }
   const dport = f.readUInt16BE(l4 + 2);
   const vipText = abi.formatAddr(family, dst);
-  const sameVip = LISTENERS.filter((l) => abi.formatAddr(...fam(l.spec.vip)) === vipText && protoNum(l.spec.protocol) === proto);
+  const sameVip = LISTENERS.filter(
+    (l) => abi.formatAddr(...fam(l.spec.vip)) === vipText && protoNum(l.spec.protocol) === proto,
+  );
   const lst =
     sameVip.find((l) => (l.spec.portEnd ?? l.spec.port) === l.spec.port && l.spec.port === dport) ??
-    sameVip.find((l) => l.spec.portEnd !== undefined && l.spec.portEnd !== l.spec.port && dport >= l.spec.port && dport <= l.spec.portEnd);
+    sameVip.find(
+      (l) =>
+        l.spec.portEnd !== undefined &&
+        l.spec.portEnd !== l.spec.port &&
+        dport >= l.spec.port &&
+        dport <= l.spec.portEnd,
+    );
   if (!lst) return { action: "PASS" };
   const cidrs = lst.spec.allowedCidrs ?? [];
   if (cidrs.length && !cidrs.some((c) => inCidr(src, c))) return { action: "DROP" };
@@ -132,13 +176,24 @@ describe.skipIf(!isRoot)(`tb_lb fuzzing${isRoot ? "" : ` (skipped: ${NOT_ROOT_RE
 
   beforeAll(() => {
     bpffs = mountPrivateBpffs("fuzz");
-    dp = Datapath.open({ pinDir: bpffs.dir, maxListeners: 16, maxBackends: 16, conn4PerCpu: 4096, conn6PerCpu: 4096 });
-    dp.configure({ nodeV4: "198.18.0.1", nodeV6: "2001:db8::1", fallback: { ifindex: 0, dstMac: "02:00:00:00:00:fe", srcMac: NODE_MAC } });
+    dp = Datapath.open({
+      pinDir: bpffs.dir,
+      maxListeners: 16,
+      maxBackends: 16,
+      conn4PerCpu: 4096,
+      conn6PerCpu: 4096,
+    });
+    dp.configure({
+      nodeV4: "198.18.0.1",
+      nodeV6: "2001:db8::1",
+      fallback: { ifindex: 0, dstMac: "02:00:00:00:00:fe", srcMac: NODE_MAC },
+    });
     const tables = new Map<number, Uint32Array>();
     for (const l of LISTENERS) {
       const id = dp.upsertListener({ ...l.spec, backends: l.backends });
       const t = new Uint32Array(dp.tableSize).fill(abi.TB_NO_BACKEND);
-      if (l.backends.length) for (let i = 0; i < t.length; i++) t[i] = l.backends[i % l.backends.length]!.id;
+      if (l.backends.length)
+        for (let i = 0; i < t.length; i++) t[i] = l.backends[i % l.backends.length]!.id;
       tables.set(id, t);
     }
     dp.writeTables(tables);
@@ -156,7 +211,9 @@ describe.skipIf(!isRoot)(`tb_lb fuzzing${isRoot ? "" : ` (skipped: ${NOT_ROOT_RE
     const src = v6
       ? r.pick(["2001:db8:100::1", "2001:db8:100:ff::9", "2001:db8:7::1"])
       : r.pick(["198.18.100.1", "198.18.100.200", "198.18.7.7"]);
-    const dport = l.spec.portEnd ? l.spec.port + r.int(l.spec.portEnd - l.spec.port + 3) : r.pick([l.spec.port, l.spec.port + 1]);
+    const dport = l.spec.portEnd
+      ? l.spec.port + r.int(l.spec.portEnd - l.spec.port + 3)
+      : r.pick([l.spec.port, l.spec.port + 1]);
     const spec: PacketSpec = {
       src,
       dst: r.int(10) ? l.spec.vip : v6 ? "2001:db8:19:9::99" : "198.19.9.99",
@@ -225,7 +282,10 @@ describe.skipIf(!isRoot)(`tb_lb fuzzing${isRoot ? "" : ` (skipped: ${NOT_ROOT_RE
         const outerDst = outerV4
           ? abi.formatAddr(4, got.data.subarray(outerL3 + 16, outerL3 + 20))
           : abi.formatAddr(6, got.data.subarray(outerL3 + 24, outerL3 + 40));
-        expect(want.listener.backends.map((b) => abi.formatAddr(...fam(b.address))), where).toContain(outerDst);
+        expect(
+          want.listener.backends.map((b) => abi.formatAddr(...fam(b.address))),
+          where,
+        ).toContain(outerDst);
       }
     }
     // the corpus exercises every verdict

@@ -19,7 +19,13 @@ interface LibbpfFns {
   mapLookup(fd: number, key: Buffer, value: Buffer): number;
   mapDelete(fd: number, key: Buffer): number;
   mapNextKey(fd: number, key: Buffer | null, next: Buffer): number;
-  mapUpdateBatch(fd: number, keys: Buffer, values: Buffer, count: Uint32Array, opts: Buffer): number;
+  mapUpdateBatch(
+    fd: number,
+    keys: Buffer,
+    values: Buffer,
+    count: Uint32Array,
+    opts: Buffer,
+  ): number;
   mapLookupBatch(
     fd: number,
     inBatch: Buffer | null,
@@ -73,7 +79,10 @@ export function libbpf(): LibbpfFns {
     setMax: f(lib, "int bpf_map__set_max_entries(bpf_map *map, uint32_t max)"),
     mapFd: f(lib, "int bpf_map__fd(bpf_map *map)"),
     progFd: f(lib, "int bpf_program__fd(bpf_program *prog)"),
-    update: f(lib, "int bpf_map_update_elem(int fd, const void *key, const void *value, uint64_t flags)"),
+    update: f(
+      lib,
+      "int bpf_map_update_elem(int fd, const void *key, const void *value, uint64_t flags)",
+    ),
     lookup: f(lib, "int bpf_map_lookup_elem(int fd, const void *key, void *value)"),
     del: f(lib, "int bpf_map_delete_elem(int fd, const void *key)"),
     nextKey: f(lib, "int bpf_map_get_next_key(int fd, const void *key, void *next)"),
@@ -86,7 +95,10 @@ export function libbpf(): LibbpfFns {
       "int bpf_map_lookup_batch(int fd, void *in_batch, void *out_batch, void *keys, void *values, void *count, const void *opts)",
     ),
     testRun: f(lib, "int bpf_prog_test_run_opts(int fd, void *opts)"),
-    linkCreate: f(lib, "int bpf_link_create(int prog_fd, int target_fd, int type, const void *opts)"),
+    linkCreate: f(
+      lib,
+      "int bpf_link_create(int prog_fd, int target_fd, int type, const void *opts)",
+    ),
     linkUpdate: f(lib, "int bpf_link_update(int link_fd, int new_prog_fd, const void *opts)"),
     linkDetach: f(lib, "int bpf_link_detach(int link_fd)"),
     pin: f(lib, "int bpf_obj_pin(int fd, const char *path)"),

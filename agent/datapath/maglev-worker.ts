@@ -3,7 +3,14 @@
  * (their ArrayBuffers move, they are not copied).
  */
 import { parentPort } from "node:worker_threads";
-import { MaglevInputError, computeBatch, type MaglevWorkerRequest, type MaglevWorkerResponse } from "./maglev";
+import {
+  MaglevInputError,
+  computeBatch,
+  setLayoutCacheBudget,
+  unpackSlice,
+  type MaglevWorkerRequest,
+  type MaglevWorkerResponse,
+} from "./maglev";
 
 const port = parentPort;
 if (!port) throw new Error("maglev-worker must run as a worker thread");
@@ -12,7 +19,9 @@ port.on("message", (req: MaglevWorkerRequest) => {
   let reply: MaglevWorkerResponse;
   let transfer: ArrayBuffer[] = [];
   try {
-    const tables = computeBatch(req.listenerIds, req.backendLists, req.size);
+    setLayoutCacheBudget(req.layoutCacheBytes);
+    const { listenerIds, backendLists } = unpackSlice(req);
+    const tables = computeBatch(listenerIds, backendLists, req.size);
     transfer = tables.map((t) => t.buffer as ArrayBuffer);
     reply = { seq: req.seq, ok: true, buffers: transfer };
   } catch (e) {

@@ -15,6 +15,8 @@ import {
   maglevTable,
   maglevTableReference,
   murmur3_32,
+  setLayoutCacheBudget,
+  MAGLEV_LAYOUT_CACHE_BYTES,
   type MaglevBackend,
 } from "./maglev";
 
@@ -143,12 +145,29 @@ describe("maglevTable", () => {
     expect(digest(tb)).toBe(digest(ta.map((id) => id + 1000)));
   });
 
-  it("equals a plain transcription of the textbook algorithm, across sizes and weights", () => {
+  it("equals a plain transcription of the textbook algorithm, across sizes, weights and health", () => {
     for (const size of [7, 251, 4099, M]) {
       for (const n of [2, 5, 13]) {
         const list = backends(n, n + size, (k) => 1 + ((k * 37) % 256));
         expect(digest(maglevTable(list, size))).toBe(digest(maglevTableReference(list, size)));
+        const someDown = list.map((b, k) => (k % 3 === 1 ? { ...b, healthy: false } : b));
+        expect(digest(maglevTable(someDown, size)), `size ${size} N=${n} some down`).toBe(
+          digest(maglevTableReference(someDown, size)),
+        );
       }
+    }
+  });
+
+  it("gives the same tables with the layout cache off, cold and warm", () => {
+    const lists = [backends(10, 60), backends(10, 60).map((b, k) => (k === 4 ? { ...b, healthy: false } : b))];
+    try {
+      setLayoutCacheBudget(0);
+      const uncached = lists.map((l) => digest(maglevTable(l)));
+      setLayoutCacheBudget(MAGLEV_LAYOUT_CACHE_BYTES);
+      expect(lists.map((l) => digest(maglevTable(l)))).toEqual(uncached);
+      expect(lists.map((l) => digest(maglevTable(l)))).toEqual(uncached);
+    } finally {
+      setLayoutCacheBudget(MAGLEV_LAYOUT_CACHE_BYTES);
     }
   });
 
@@ -175,8 +194,50 @@ describe("maglevTable", () => {
     expect(() => maglevTable([{ ...ok[0]!, id: NO_BACKEND }])).toThrow(/id must be an integer/);
     expect(() => maglevTable([{ ...ok[0]!, id: -3 }])).toThrow(/id must be an integer/);
     expect(() => maglevTable([{ ...ok[0]!, key: "" }])).toThrow(/key must be a non-empty string/);
+    expect(() => maglevTable([{ ...ok[0]!, healthy: "no" as unknown as boolean }])).toThrow(/healthy must be a boolean/);
     expect(() => maglevTable([ok[0]!, { ...ok[1]!, id: ok[0]!.id }])).toThrow(/backend id 100 is used by more than one key/);
     expect(() => maglevTable(ok, 13312)).toThrow(MaglevInputError);
+  });
+});
+
+describe("down backends (healthy: false)", () => {
+  const down = (list: MaglevBackend[], ...ids: number[]): MaglevBackend[] =>
+    list.map((b) => (ids.includes(b.id) ? { ...b, healthy: false } : b));
+
+  it("moves exactly the down backend's slots, evenly to the others, and all of them back on recovery", () => {
+    for (const n of [3, 5, 10, 20]) {
+      const all = backends(n, 80 + n);
+      const before = maglevTable(all);
+      const leaver = all[n - 1]!;
+      const after = maglevTable(down(all, leaver.id));
+      const leaverSlots = slotCounts(before).get(leaver.id)!;
+      for (let s = 0; s < M; s++) {
+        if (before[s] !== leaver.id && after[s] !== before[s]) throw new Error(`N=${n}: slot ${s} of a healthy backend moved`);
+      }
+      expect(movedFraction(before, after)).toBe(leaverSlots / M);
+      const counts = slotCounts(after);
+      expect(counts.has(leaver.id)).toBe(false);
+      for (const [id, count] of counts) expect(Math.abs(count - M / (n - 1)), `N=${n} backend ${id}`).toBeLessThanOrEqual(2);
+      expect(digest(maglevTable(all))).toBe(digest(before)); // recovery restores the table
+    }
+  });
+
+  it("keeps weights proportional with several backends down, and gives NO_BACKEND when all are down", () => {
+    const weights = [1, 2, 4, 8, 3, 5];
+    const list = backends(weights.length, 90, (k) => weights[k]!);
+    const table = maglevTable(down(list, list[3]!.id, list[5]!.id));
+    const healthy = list.filter((_, k) => k !== 3 && k !== 5);
+    const total = healthy.reduce((a, b) => a + b.weight, 0);
+    const counts = slotCounts(table);
+    expect(counts.size).toBe(healthy.length);
+    for (const b of healthy) expect(Math.abs(counts.get(b.id)! - (M * b.weight) / total), `weight ${b.weight}`).toBeLessThanOrEqual(3);
+    expect(maglevTable(down(list, ...list.map((b) => b.id))).every((id) => id === NO_BACKEND)).toBe(true);
+  });
+
+  it("does not depend on input order", () => {
+    const list = down(backends(9, 91, (k) => 1 + k), 100, 104);
+    const expected = digest(maglevTable(list));
+    for (let seed = 1; seed <= 3; seed++) expect(digest(maglevTable(shuffled(list, seed)))).toBe(expected);
   });
 });
 
@@ -187,7 +248,7 @@ describe("identical tables in separate processes", () => {
   });
 
   it("a child process computes the same table (other input order) as this one", async () => {
-    const list = backends(10, 77, (k) => 1 + k * 20);
+    const list = backends(10, 77, (k) => 1 + k * 20).map((b, k) => (k === 6 ? { ...b, healthy: false } : b));
     const dir = await mkdtemp(join(tmpdir(), "tb-maglev-"));
     tempDirs.push(dir);
     const script = join(dir, "digest.ts");
@@ -227,7 +288,11 @@ describe("MaglevPool", () => {
     const tables = new Map<number, MaglevBackend[]>();
     for (let l = 0; l < count; l++) {
       const n = 2 + (l % 9);
-      const list = backends(n, l >> 1, (k) => (l % 5 === 0 ? 1 + k : 1)).map((b) => ({ ...b, id: l * 100 + b.id }));
+      const list = backends(n, l >> 1, (k) => (l % 5 === 0 ? 1 + k : 1)).map((b, k) => ({
+        ...b,
+        id: l * 100 + b.id,
+        ...(l % 4 === 1 && k === 1 ? { healthy: false } : {}),
+      }));
       tables.set(1000 + l, l % 3 === 0 ? shuffled(list, l) : list);
     }
     return tables;
@@ -258,6 +323,16 @@ describe("MaglevPool", () => {
     expect(pool.runningWorkers).toBe(0);
     for (const [listener, list] of input) expect(digest(result.get(listener)!)).toBe(digest(maglevTable(list)));
     expect((await pool.computeMany(new Map())).size).toBe(0);
+  });
+
+  it("rejects bad fields in a big batch before any worker runs, naming the listener", async () => {
+    const pool = newPool({ workers: 1, parallelThreshold: 1 });
+    const input = batch(3);
+    input.set(23, [{ id: 1, key: "198.18.0.1", weight: 300 }]);
+    await expect(pool.computeMany(input)).rejects.toThrow(
+      /listener 23: backend\[0\] \(key "198\.18\.0\.1"\): weight must be an integer 0\.\.256, got 300/,
+    );
+    expect(pool.runningWorkers).toBe(0);
   });
 
   it("reports invalid input from a worker as MaglevInputError naming the listener", async () => {

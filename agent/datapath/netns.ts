@@ -10,11 +10,19 @@ export function withNetns<T>(name: string, fn: () => T): T {
   const home = fs.openSync("/proc/thread-self/ns/net", "r");
   try {
     if (lib.setns(target, CLONE_NEWNET) < 0) throw new BpfError(`setns ${name}`, lib.errno());
+    let result: T;
     try {
-      return fn();
+      result = fn();
     } finally {
-      if (lib.setns(home, CLONE_NEWNET) < 0) throw new BpfError("setns back", lib.errno());
+      // Never leave the main thread in the wrong namespace: that would be worse than a crash.
+      if (lib.setns(home, CLONE_NEWNET) < 0) {
+        process.stderr.write(
+          `setns back to the original network namespace failed (errno ${lib.errno()})\n`,
+        );
+        process.abort();
+      }
     }
+    return result;
   } finally {
     fs.closeSync(target);
     fs.closeSync(home);

@@ -45,7 +45,13 @@ export function inetChecksum(buf: Buffer, initial = 0): number {
   return ~sum & 0xffff;
 }
 
-function pseudoHeaderSum(family: Family, src: Buffer, dst: Buffer, proto: number, len: number): number {
+function pseudoHeaderSum(
+  family: Family,
+  src: Buffer,
+  dst: Buffer,
+  proto: number,
+  len: number,
+): number {
   let sum = 0;
   const n = family === 4 ? 4 : 16;
   for (let i = 0; i < n; i += 2) sum += src.readUInt16BE(i) + dst.readUInt16BE(i);
@@ -102,13 +108,15 @@ export function buildIpPacket(spec: PacketSpec): Buffer {
   }
   if (family === 4) {
     const opts = spec.ipOptions ?? Buffer.alloc(0);
-    if (opts.length % 4 || opts.length > 40) throw new Error("IPv4 options must be 4-byte words, <= 40");
+    if (opts.length % 4 || opts.length > 40)
+      throw new Error("IPv4 options must be 4-byte words, <= 40");
     const ip = Buffer.alloc(20 + opts.length);
     ip[0] = 0x40 | ((20 + opts.length) >> 2);
     ip[1] = spec.tos ?? 0;
     ip.writeUInt16BE(ip.length + l4.length, 2);
     ip.writeUInt16BE(spec.ipId ?? 0x1234, 4);
-    const frag = (spec.df ? 0x4000 : 0) | (spec.moreFragments ? 0x2000 : 0) | (spec.fragOffset ?? 0);
+    const frag =
+      (spec.df ? 0x4000 : 0) | (spec.moreFragments ? 0x2000 : 0) | (spec.fragOffset ?? 0);
     ip.writeUInt16BE(frag, 6);
     ip[8] = spec.ttl ?? 64;
     ip[9] = spec.proto;

@@ -13,162 +13,272 @@ import { TCP_ACK, TCP_SYN, buildPacket, expectedEncap, type PacketSpec } from ".
 import { NOT_ROOT_REASON, isRoot, mountPrivateBpffs, type PrivateBpffs } from "./test-support";
 
 const NS = `tb-dprestore-${process.pid}`;
-const ip = (...args: string[]) => execFileSync("ip", ["-n", NS, ...args], { stdio: ["ignore", "pipe", "pipe"] }).toString();
-const inNs = (...cmd: string[]) => execFileSync("ip", ["netns", "exec", NS, ...cmd], { stdio: ["ignore", "pipe", "pipe"] });
+const ip = (...args: string[]) =>
+  execFileSync("ip", ["-n", NS, ...args], { stdio: ["ignore", "pipe", "pipe"] }).toString();
+const inNs = (...cmd: string[]) =>
+  execFileSync("ip", ["netns", "exec", NS, ...cmd], { stdio: ["ignore", "pipe", "pipe"] });
 const xdpAttached = (dev: string) => /\bxdp/.test(ip("link", "show", "dev", dev));
 
 const FALLBACK = { ifindex: 0, dstMac: "02:00:00:00:00:fe", srcMac: "02:00:00:00:00:02" };
 
-describe.skipIf(!isRoot)(`pinned state across agent restarts${isRoot ? "" : ` (skipped: ${NOT_ROOT_REASON})`}`, () => {
-  let bpffs: PrivateBpffs;
+describe.skipIf(!isRoot)(
+  `pinned state across agent restarts${isRoot ? "" : ` (skipped: ${NOT_ROOT_REASON})`}`,
+  () => {
+    let bpffs: PrivateBpffs;
 
-  beforeAll(() => {
-    bpffs = mountPrivateBpffs("restore");
-    execFileSync("ip", ["netns", "add", NS]);
-    ip("link", "add", "tb-r0", "type", "veth", "peer", "name", "tb-r1");
-    ip("link", "add", "tb-r2", "type", "veth", "peer", "name", "tb-r3");
-    for (const d of ["lo", "tb-r0", "tb-r1", "tb-r2", "tb-r3"]) ip("link", "set", d, "up");
-    ip("addr", "add", "198.18.200.1/24", "dev", "tb-r0");
-    ip("addr", "add", "198.18.201.1/24", "dev", "tb-r2");
-    ip("-6", "addr", "add", "2001:db8:200::1/64", "dev", "tb-r0", "nodad");
-    ip("neigh", "add", "198.18.200.2", "lladdr", "02:00:00:00:02:02", "dev", "tb-r0");
-    ip("neigh", "add", "198.18.201.2", "lladdr", "02:00:00:00:02:03", "dev", "tb-r2");
-    ip("-6", "neigh", "add", "2001:db8:200::2", "lladdr", "02:00:00:00:02:06", "dev", "tb-r0");
-    ip("route", "add", "198.18.210.0/24", "via", "198.18.200.2");
-    ip("route", "add", "198.18.220.0/24", "via", "198.18.201.2");
-    ip("route", "add", "198.18.230.0/24", "via", "198.18.200.99"); // no neighbour entry
-    ip("-6", "route", "add", "2001:db8:210::/48", "via", "2001:db8:200::2");
-    inNs("sysctl", "-qw", "net.ipv4.ip_forward=1");
-    inNs("sysctl", "-qw", "net.ipv6.conf.all.forwarding=1");
-  });
-
-  afterAll(() => {
-    try {
-      execFileSync("ip", ["netns", "del", NS]);
-    } finally {
-      bpffs?.cleanup();
-    }
-  });
-
-  const opts = () => ({ pinDir: `${bpffs.dir}/node`, maxListeners: 32, maxBackends: 64, conn4PerCpu: 2048, conn6PerCpu: 1024 });
-  const specs: ListenerSpec[] = [
-    { vip: "198.19.5.1", protocol: "tcp", port: 443, backends: [{ id: 1, address: "198.18.210.1" }, { id: 2, address: "198.18.210.2" }] },
-    { vip: "198.19.5.1", protocol: "udp", port: 5000, portEnd: 5100, affinity: "source-ip", backends: [{ id: 3, address: "198.18.210.3" }] },
-    { vip: "2001:db8:19::5", protocol: "tcp", port: 80, allowedCidrs: ["2001:db8:100::/48", "2001:db8:101::/64"], backends: [{ id: 4, address: "2001:db8:210::4" }] },
-  ];
-
-  it("survives close and re-open: maps keep their contents, the link stays attached", () => {
-    // --- first agent run
-    const dp1 = withNetns(NS, () => {
-      const dp = Datapath.open(opts());
-      expect(dp.restored).toBe(false);
-      const r = dp.attach("tb-r0");
-      expect(["native", "generic"]).toContain(r.mode);
-      return dp;
+    beforeAll(() => {
+      bpffs = mountPrivateBpffs("restore");
+      execFileSync("ip", ["netns", "add", NS]);
+      ip("link", "add", "tb-r0", "type", "veth", "peer", "name", "tb-r1");
+      ip("link", "add", "tb-r2", "type", "veth", "peer", "name", "tb-r3");
+      for (const d of ["lo", "tb-r0", "tb-r1", "tb-r2", "tb-r3"]) ip("link", "set", d, "up");
+      ip("addr", "add", "198.18.200.1/24", "dev", "tb-r0");
+      ip("addr", "add", "198.18.201.1/24", "dev", "tb-r2");
+      ip("-6", "addr", "add", "2001:db8:200::1/64", "dev", "tb-r0", "nodad");
+      ip("neigh", "add", "198.18.200.2", "lladdr", "02:00:00:00:02:02", "dev", "tb-r0");
+      ip("neigh", "add", "198.18.201.2", "lladdr", "02:00:00:00:02:03", "dev", "tb-r2");
+      ip("-6", "neigh", "add", "2001:db8:200::2", "lladdr", "02:00:00:00:02:06", "dev", "tb-r0");
+      ip("route", "add", "198.18.210.0/24", "via", "198.18.200.2");
+      ip("route", "add", "198.18.220.0/24", "via", "198.18.201.2");
+      ip("route", "add", "198.18.230.0/24", "via", "198.18.200.99"); // no neighbour entry
+      ip("-6", "route", "add", "2001:db8:210::/48", "via", "2001:db8:200::2");
+      inNs("sysctl", "-qw", "net.ipv4.ip_forward=1");
+      inNs("sysctl", "-qw", "net.ipv6.conf.all.forwarding=1");
     });
-    dp1.configure({ nodeV4: "198.18.200.1", nodeV6: "2001:db8:200::1", fallback: FALLBACK });
-    const ids = specs.map((s) => dp1.upsertListener(s));
-    const table = (id: number) => new Uint32Array(dp1.tableSize).map((_, i) => (i % 2 ? id : 1));
-    dp1.writeTables(new Map([[ids[0]!, new Uint32Array(dp1.tableSize).fill(1)], [ids[1]!, new Uint32Array(dp1.tableSize).fill(3)], [ids[2]!, new Uint32Array(dp1.tableSize).fill(4)]]));
-    dp1.writeTables(new Map([[ids[0]!, table(2)]])); // listener 0 now on its second buffer
-    const flow: PacketSpec = { src: "198.18.100.1", dst: "198.19.5.1", proto: 6, sport: 33333, dport: 443 };
-    const run1 = dp1.testRunner();
-    const first = run1.run(buildPacket({ ...flow, tcpFlags: TCP_SYN }));
-    expect(xdpActionName(first.action)).toBe("TX");
-    const backendOfFlow = abi.formatAddr(4, first.data.subarray(30, 34));
-    const before = {
-      listeners: dp1.listListeners(),
-      backends: dp1.listBackends(),
-      table0: dp1.readTable(ids[0]!),
-      stats: dp1.readStats(),
-    };
-    dp1.close(); // the agent exits
 
-    expect(xdpAttached("tb-r0")).toBe(true);
-
-    // --- second agent run
-    const dp2 = withNetns(NS, () => Datapath.open(opts()));
-    try {
-      expect(dp2.restored).toBe(true);
-      expect(dp2.listListeners()).toEqual(before.listeners);
-      expect(dp2.listBackends()).toEqual(before.backends);
-      expect(dp2.readTable(ids[0]!)).toEqual(before.table0);
-      const stats = dp2.readStats();
-      // the veth is live: the kernel's own packets (e.g. IPv6 ND) may add passes meanwhile
-      expect({ ...stats.global, pass: 0n }).toEqual({ ...before.stats.global, pass: 0n });
-      expect(stats.global.pass).toBeGreaterThanOrEqual(before.stats.global.pass);
-      expect(stats.listeners).toEqual(before.stats.listeners);
-      expect(stats.backends).toEqual(before.stats.backends);
-      expect(dp2.listListeners().map((l) => l.allowedCidrs)[2]).toEqual(["2001:db8:100::/48", "2001:db8:101::/64"]);
-
-      // The cached flow keeps its backend; the program swap keeps the link.
-      expect(withNetns(NS, () => dp2.attach("tb-r0")).mode).toBe("replaced");
-      expect(xdpAttached("tb-r0")).toBe(true);
-      dp2.writeTables(new Map([[ids[0]!, new Uint32Array(dp2.tableSize).fill(backendOfFlow === "198.18.210.1" ? 2 : 1)]]));
-      const again = dp2.testRunner().run(buildPacket({ ...flow, tcpFlags: TCP_ACK }));
-      expect(abi.formatAddr(4, again.data.subarray(30, 34))).toBe(backendOfFlow);
-      // the restored active-buffer index makes the next write land in the inactive buffer
-      const next = new Uint32Array(dp2.tableSize).fill(2);
-      dp2.writeTables(new Map([[ids[0]!, next]]));
-      expect(dp2.readTable(ids[0]!)).toEqual(next);
-      // listeners can be changed and deleted after a restore
-      expect(dp2.upsertListener({ ...specs[2]!, allowedCidrs: ["2001:db8:100::/48"] })).toBe(ids[2]);
-      expect(dp2.listListeners()[2]!.allowedCidrs).toEqual(["2001:db8:100::/48"]);
-      expect(dp2.deleteListener(specs[1]!)).toBe(true);
-      expect(dp2.listListeners().map((l) => l.id)).toEqual([ids[0], ids[2]]);
-
-      expect(dp2.detach("tb-r0")).toBe(true);
-      expect(xdpAttached("tb-r0")).toBe(false);
-    } finally {
-      dp2.close();
-    }
-  });
-
-  it("next hop from the FIB: XDP_TX on the ingress link, XDP_REDIRECT elsewhere, fallback without a neighbour", () => {
-    withNetns(NS, () => {
-      const dp = Datapath.open({ ...opts(), pinDir: `${bpffs.dir}/fib` });
+    afterAll(() => {
       try {
-        const r0 = ifIndex("tb-r0");
-        const r2 = ifIndex("tb-r2");
-        const mac = (dev: string) => /link\/ether ([0-9a-f:]+)/.exec(ip("link", "show", "dev", dev))![1]!;
-        dp.configure({ nodeV4: "198.18.200.1", nodeV6: "2001:db8:200::1", useFib: true, fallback: FALLBACK });
-        const cases = [
-          { vip: "198.19.6.1", backend: "198.18.210.7", action: "TX", dmac: "02:00:00:00:02:02", smac: mac("tb-r0") },
-          { vip: "198.19.6.2", backend: "198.18.220.7", action: "REDIRECT", dmac: "02:00:00:00:02:03", smac: mac("tb-r2") },
-          { vip: "198.19.6.3", backend: "198.18.230.7", action: "TX", dmac: FALLBACK.dstMac, smac: FALLBACK.srcMac },
-          { vip: "198.19.6.4", backend: "2001:db8:210::7", action: "TX", dmac: "02:00:00:00:02:06", smac: mac("tb-r0") },
-        ];
-        const tables = new Map<number, Uint32Array>();
-        cases.forEach((c, i) => {
-          const id = dp.upsertListener({ vip: c.vip, protocol: "tcp", port: 80, backends: [{ id: 10 + i, address: c.backend }] });
-          tables.set(id, new Uint32Array(dp.tableSize).fill(10 + i));
-        });
-        dp.writeTables(tables);
-        const run = dp.testRunner();
-        const s0 = dp.readStats().global;
-        for (const c of cases) {
-          const p: PacketSpec = { src: "198.18.100.1", dst: c.vip, proto: 6, sport: 4000, dport: 80 };
-          const frame = buildPacket(p);
-          const r = run.run(frame, r0);
-          expect([c.vip, xdpActionName(r.action)]).toEqual([c.vip, c.action]);
-          const v6 = c.backend.includes(":");
-          const want = expectedEncap(frame, {
-            outerSrc: v6 ? "2001:db8:200::1" : "198.18.200.1",
-            outerDst: c.backend,
-            dstMac: c.dmac,
-            srcMac: c.smac,
-            flowLabel: v6 ? r.data.readUInt32BE(14) & 0xfffff : undefined,
-          });
-          expect(r.data.toString("hex")).toBe(want.toString("hex"));
-        }
-        const s1 = dp.readStats().global;
-        expect(s1.fibOk - s0.fibOk).toBe(3n);
-        expect(s1.fibFallback - s0.fibFallback).toBe(1n);
-        expect(s1.redirect - s0.redirect).toBe(1n);
-        expect(r2).toBeGreaterThan(0);
+        execFileSync("ip", ["netns", "del", NS]);
       } finally {
-        dp.close();
+        bpffs?.cleanup();
       }
     });
-  });
-});
+
+    const opts = () => ({
+      pinDir: `${bpffs.dir}/node`,
+      maxListeners: 32,
+      maxBackends: 64,
+      conn4PerCpu: 2048,
+      conn6PerCpu: 1024,
+    });
+    const specs: ListenerSpec[] = [
+      {
+        vip: "198.19.5.1",
+        protocol: "tcp",
+        port: 443,
+        backends: [
+          { id: 1, address: "198.18.210.1" },
+          { id: 2, address: "198.18.210.2" },
+        ],
+      },
+      {
+        vip: "198.19.5.1",
+        protocol: "udp",
+        port: 5000,
+        portEnd: 5100,
+        affinity: "source-ip",
+        backends: [{ id: 3, address: "198.18.210.3" }],
+      },
+      {
+        vip: "2001:db8:19::5",
+        protocol: "tcp",
+        port: 80,
+        allowedCidrs: ["2001:db8:100::/48", "2001:db8:101::/64"],
+        backends: [{ id: 4, address: "2001:db8:210::4" }],
+      },
+    ];
+
+    it("survives close and re-open: maps keep their contents, the link stays attached", () => {
+      // --- first agent run
+      const dp1 = withNetns(NS, () => {
+        const dp = Datapath.open(opts());
+        expect(dp.restored).toBe(false);
+        const r = dp.attach("tb-r0");
+        expect(["native", "generic"]).toContain(r.mode);
+        return dp;
+      });
+      dp1.configure({ nodeV4: "198.18.200.1", nodeV6: "2001:db8:200::1", fallback: FALLBACK });
+      const ids = specs.map((s) => dp1.upsertListener(s));
+      const table = (id: number) => new Uint32Array(dp1.tableSize).map((_, i) => (i % 2 ? id : 1));
+      dp1.writeTables(
+        new Map([
+          [ids[0]!, new Uint32Array(dp1.tableSize).fill(1)],
+          [ids[1]!, new Uint32Array(dp1.tableSize).fill(3)],
+          [ids[2]!, new Uint32Array(dp1.tableSize).fill(4)],
+        ]),
+      );
+      dp1.writeTables(new Map([[ids[0]!, table(2)]])); // listener 0 now on its second buffer
+      const flow: PacketSpec = {
+        src: "198.18.100.1",
+        dst: "198.19.5.1",
+        proto: 6,
+        sport: 33333,
+        dport: 443,
+      };
+      const run1 = dp1.testRunner();
+      const first = run1.run(buildPacket({ ...flow, tcpFlags: TCP_SYN }));
+      expect(xdpActionName(first.action)).toBe("TX");
+      const backendOfFlow = abi.formatAddr(4, first.data.subarray(30, 34));
+      const before = {
+        listeners: dp1.listListeners(),
+        backends: dp1.listBackends(),
+        table0: dp1.readTable(ids[0]!),
+        stats: dp1.readStats(),
+      };
+      dp1.close(); // the agent exits
+
+      expect(xdpAttached("tb-r0")).toBe(true);
+
+      // --- second agent run
+      const dp2 = withNetns(NS, () => Datapath.open(opts()));
+      try {
+        expect(dp2.restored).toBe(true);
+        expect(dp2.listListeners()).toEqual(before.listeners);
+        expect(dp2.listBackends()).toEqual(before.backends);
+        expect(dp2.readTable(ids[0]!)).toEqual(before.table0);
+        const stats = dp2.readStats();
+        // the veth is live: the kernel's own packets (e.g. IPv6 ND) may add passes meanwhile
+        expect({ ...stats.global, pass: 0n }).toEqual({ ...before.stats.global, pass: 0n });
+        expect(stats.global.pass).toBeGreaterThanOrEqual(before.stats.global.pass);
+        expect(stats.listeners).toEqual(before.stats.listeners);
+        expect(stats.backends).toEqual(before.stats.backends);
+        expect(dp2.listListeners().map((l) => l.allowedCidrs)[2]).toEqual([
+          "2001:db8:100::/48",
+          "2001:db8:101::/64",
+        ]);
+
+        // The cached flow keeps its backend; the program swap keeps the link.
+        expect(withNetns(NS, () => dp2.attach("tb-r0")).mode).toBe("replaced");
+        expect(xdpAttached("tb-r0")).toBe(true);
+        dp2.writeTables(
+          new Map([
+            [
+              ids[0]!,
+              new Uint32Array(dp2.tableSize).fill(backendOfFlow === "198.18.210.1" ? 2 : 1),
+            ],
+          ]),
+        );
+        const again = dp2.testRunner().run(buildPacket({ ...flow, tcpFlags: TCP_ACK }));
+        expect(abi.formatAddr(4, again.data.subarray(30, 34))).toBe(backendOfFlow);
+        // the restored active-buffer index makes the next write land in the inactive buffer
+        const next = new Uint32Array(dp2.tableSize).fill(2);
+        dp2.writeTables(new Map([[ids[0]!, next]]));
+        expect(dp2.readTable(ids[0]!)).toEqual(next);
+        // listeners can be changed and deleted after a restore
+        expect(dp2.upsertListener({ ...specs[2]!, allowedCidrs: ["2001:db8:100::/48"] })).toBe(
+          ids[2],
+        );
+        expect(dp2.listListeners()[2]!.allowedCidrs).toEqual(["2001:db8:100::/48"]);
+        expect(dp2.deleteListener(specs[1]!)).toBe(true);
+        expect(dp2.listListeners().map((l) => l.id)).toEqual([ids[0], ids[2]]);
+
+        expect(dp2.detach("tb-r0")).toBe(true);
+        expect(xdpAttached("tb-r0")).toBe(false);
+      } finally {
+        dp2.close();
+      }
+    });
+
+    it("refuses pins of another size with a clear error, and leaves them alone", () => {
+      const dir = `${bpffs.dir}/sized`;
+      const dp = Datapath.open({ ...opts(), pinDir: dir });
+      const id = dp.upsertListener({ vip: "198.19.7.1", protocol: "tcp", port: 80 });
+      dp.close();
+      expect(() => Datapath.open({ ...opts(), pinDir: dir, maxListeners: 48 })).toThrow(
+        /could not be reused/,
+      );
+      const again = Datapath.open({ ...opts(), pinDir: dir });
+      expect(again.listListeners().map((l) => l.id)).toEqual([id]);
+      again.close();
+    });
+
+    it("next hop from the FIB: XDP_TX on the ingress link, XDP_REDIRECT elsewhere, fallback without a neighbour", () => {
+      withNetns(NS, () => {
+        const dp = Datapath.open({ ...opts(), pinDir: `${bpffs.dir}/fib` });
+        try {
+          const r0 = ifIndex("tb-r0");
+          const r2 = ifIndex("tb-r2");
+          const mac = (dev: string) =>
+            /link\/ether ([0-9a-f:]+)/.exec(ip("link", "show", "dev", dev))![1]!;
+          dp.configure({
+            nodeV4: "198.18.200.1",
+            nodeV6: "2001:db8:200::1",
+            useFib: true,
+            fallback: FALLBACK,
+          });
+          const cases = [
+            {
+              vip: "198.19.6.1",
+              backend: "198.18.210.7",
+              action: "TX",
+              dmac: "02:00:00:00:02:02",
+              smac: mac("tb-r0"),
+            },
+            {
+              vip: "198.19.6.2",
+              backend: "198.18.220.7",
+              action: "REDIRECT",
+              dmac: "02:00:00:00:02:03",
+              smac: mac("tb-r2"),
+            },
+            {
+              vip: "198.19.6.3",
+              backend: "198.18.230.7",
+              action: "TX",
+              dmac: FALLBACK.dstMac,
+              smac: FALLBACK.srcMac,
+            },
+            {
+              vip: "198.19.6.4",
+              backend: "2001:db8:210::7",
+              action: "TX",
+              dmac: "02:00:00:00:02:06",
+              smac: mac("tb-r0"),
+            },
+          ];
+          const tables = new Map<number, Uint32Array>();
+          cases.forEach((c, i) => {
+            const id = dp.upsertListener({
+              vip: c.vip,
+              protocol: "tcp",
+              port: 80,
+              backends: [{ id: 10 + i, address: c.backend }],
+            });
+            tables.set(id, new Uint32Array(dp.tableSize).fill(10 + i));
+          });
+          dp.writeTables(tables);
+          const run = dp.testRunner();
+          const s0 = dp.readStats().global;
+          for (const c of cases) {
+            const p: PacketSpec = {
+              src: "198.18.100.1",
+              dst: c.vip,
+              proto: 6,
+              sport: 4000,
+              dport: 80,
+            };
+            const frame = buildPacket(p);
+            const r = run.run(frame, r0);
+            expect([c.vip, xdpActionName(r.action)]).toEqual([c.vip, c.action]);
+            const v6 = c.backend.includes(":");
+            const want = expectedEncap(frame, {
+              outerSrc: v6 ? "2001:db8:200::1" : "198.18.200.1",
+              outerDst: c.backend,
+              dstMac: c.dmac,
+              srcMac: c.smac,
+              flowLabel: v6 ? r.data.readUInt32BE(14) & 0xfffff : undefined,
+            });
+            expect(r.data.toString("hex")).toBe(want.toString("hex"));
+          }
+          const s1 = dp.readStats().global;
+          expect(s1.fibOk - s0.fibOk).toBe(3n);
+          expect(s1.fibFallback - s0.fibFallback).toBe(1n);
+          expect(s1.redirect - s0.redirect).toBe(1n);
+          expect(r2).toBeGreaterThan(0);
+        } finally {
+          dp.close();
+        }
+      });
+    });
+  },
+);

@@ -112,7 +112,8 @@ export class FrrApplier {
     this.timer = null;
     const batch = this.pending;
     this.pending = null;
-    for (const w of batch?.waiters ?? []) w.reject(new FrrError("FRR applier closed before the config was applied"));
+    for (const w of batch?.waiters ?? [])
+      w.reject(new FrrError("FRR applier closed before the config was applied"));
   }
 
   private startBatch(): void {
@@ -150,9 +151,13 @@ export class FrrApplier {
       } finally {
         await handle.close();
       }
-      await run(path.join(this.vtyshBinDir, "vtysh"), ["--config_dir", this.confDir, "-C", "-f", temp], {
-        timeout: this.reloadTimeoutMs,
-      }).catch((err: unknown) => {
+      await run(
+        path.join(this.vtyshBinDir, "vtysh"),
+        ["--config_dir", this.confDir, "-C", "-f", temp],
+        {
+          timeout: this.reloadTimeoutMs,
+        },
+      ).catch((err: unknown) => {
         throw new FrrError("FRR rejected the rendered config (vtysh -C)", failureOutput(err));
       });
       await fs.rename(temp, this.configPath);
@@ -182,10 +187,11 @@ export class FrrApplier {
       this.vtyshBinDir,
       this.configPath,
     ];
-    await run(this.reloadScript, args, { timeout: this.reloadTimeoutMs, maxBuffer: 16 * 1024 * 1024 }).catch(
-      (err: unknown) => {
-        throw new FrrError(`frr-reload.py failed for ${this.configPath}`, failureOutput(err));
-      },
-    );
+    await run(this.reloadScript, args, {
+      timeout: this.reloadTimeoutMs,
+      maxBuffer: 16 * 1024 * 1024,
+    }).catch((err: unknown) => {
+      throw new FrrError(`frr-reload.py failed for ${this.configPath}`, failureOutput(err));
+    });
   }
 }

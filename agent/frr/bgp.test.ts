@@ -35,11 +35,24 @@ interface RouteJson {
   type?: string;
 }
 async function routes(ns: string, family: "-4" | "-6", prefix: string): Promise<RouteJson[]> {
-  return JSON.parse((await ip("-n", ns, family, "-j", "route", "show", prefix)) || "[]") as RouteJson[];
+  return JSON.parse(
+    (await ip("-n", ns, family, "-j", "route", "show", prefix)) || "[]",
+  ) as RouteJson[];
+}
+
+/** A pid that exited is gone or a zombie (pid 1 in this container does not always reap). */
+async function isRunning(pid: number): Promise<boolean> {
+  const stat = await fs.readFile(`/proc/${pid}/stat`, "utf8").catch(() => "");
+  return stat !== "" && stat.slice(stat.lastIndexOf(")") + 2)[0] !== "Z";
 }
 
 /** Polls until check() returns true; returns the time it took. On timeout, explains the state. */
-async function waitFor(what: string, check: () => Promise<boolean>, explain?: () => Promise<string>, timeoutMs = 20_000): Promise<number> {
+async function waitFor(
+  what: string,
+  check: () => Promise<boolean>,
+  explain?: () => Promise<string>,
+  timeoutMs = 20_000,
+): Promise<number> {
   const start = performance.now();
   while (performance.now() - start < timeoutMs) {
     if (await check()) return performance.now() - start;
@@ -49,7 +62,10 @@ async function waitFor(what: string, check: () => Promise<boolean>, explain?: ()
   throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}\n${details}`);
 }
 
-const nodeConfig = (vips: string[]): FrrConfigInput => ({
+const nodeConfig = (
+  vips: string[],
+  advertiseVia?: FrrConfigInput["advertiseVia"],
+): FrrConfigInput => ({
   hostname: "lb-frrt-a",
   routerId: NODE_V4,
   localAsn: NODE_ASN,
@@ -58,6 +74,7 @@ const nodeConfig = (vips: string[]): FrrConfigInput => ({
     { address: ROUTER_V6, remoteAsn: ROUTER_ASN, description: "router v6" },
   ],
   vips,
+  advertiseVia,
 });
 
 const routerConfig: FrrConfigInput = {
@@ -71,148 +88,252 @@ const routerConfig: FrrConfigInput = {
   vips: [],
 };
 
-describe.skipIf(process.getuid?.() !== 0)("FRR in two namespaces: a node advertises VIPs to a router (needs root)", () => {
-  // Fixed directories: a crashed earlier run's daemons are found there and stopped at start.
-  const nodeDir = path.join(os.tmpdir(), NS_NODE);
-  const routerDir = path.join(os.tmpdir(), NS_ROUTER);
-  let node: FrrInstance | undefined;
-  let router: FrrInstance | undefined;
-  let nodeApplier: FrrApplier;
-  const explainRouter = async (): Promise<string> =>
-    [
-      await router!.vtysh("show bgp summary"),
-      await router!.vtysh("show bgp ipv6 unicast"),
-      await ip("-n", NS_ROUTER, "-6", "route"),
-      await ip("-n", NS_NODE, "-6", "addr"),
-    ].join("\n");
-  // The router installs IPv6 routes from a directly connected eBGP peer via the peer's
-  // link-local address (FRR prefers it over the global next hop it also receives).
-  let nodeLinkLocal = "";
-  const readNodeLinkLocal = async (): Promise<string> => {
-    // `ip -j` leaves an empty object for each address the scope filter drops.
-    const addrs = JSON.parse(await ip("-n", NS_NODE, "-6", "-j", "addr", "show", "dev", "veth0", "scope", "link")) as {
-      addr_info: { local?: string }[];
-    }[];
-    return addrs[0]?.addr_info.find((a) => a.local?.startsWith("fe80:"))?.local ?? "";
-  };
+describe.skipIf(process.getuid?.() !== 0)(
+  "FRR in two namespaces: a node advertises VIPs to a router (needs root)",
+  () => {
+    // Fixed directories: a crashed earlier run's daemons are found there and stopped at start.
+    const nodeDir = path.join(os.tmpdir(), NS_NODE);
+    const routerDir = path.join(os.tmpdir(), NS_ROUTER);
+    let node: FrrInstance | undefined;
+    let router: FrrInstance | undefined;
+    let nodeApplier: FrrApplier;
+    const explainRouter = async (): Promise<string> =>
+      [
+        await router!.vtysh("show bgp summary"),
+        await router!.vtysh("show bgp ipv6 unicast"),
+        await ip("-n", NS_ROUTER, "-6", "route"),
+        await ip("-n", NS_NODE, "-6", "addr"),
+      ].join("\n");
+    // The router installs IPv6 routes from a directly connected eBGP peer via the peer's
+    // link-local address (FRR prefers it over the global next hop it also receives).
+    let nodeLinkLocal = "";
+    const readNodeLinkLocal = async (): Promise<string> => {
+      // `ip -j` leaves an empty object for each address the scope filter drops.
+      const addrs = JSON.parse(
+        await ip("-n", NS_NODE, "-6", "-j", "addr", "show", "dev", "veth0", "scope", "link"),
+      ) as {
+        addr_info: { local?: string }[];
+      }[];
+      return addrs[0]?.addr_info.find((a) => a.local?.startsWith("fe80:"))?.local ?? "";
+    };
 
-  async function cleanup(): Promise<void> {
-    nodeApplier?.close();
-    for (const inst of [node, router]) await inst?.stop().catch(() => undefined);
-    for (const ns of [NS_NODE, NS_ROUTER]) await ipQuiet("netns", "del", ns);
-  }
+    async function cleanup(): Promise<void> {
+      nodeApplier?.close();
+      for (const inst of [node, router]) await inst?.stop().catch(() => undefined);
+      for (const ns of [NS_NODE, NS_ROUTER]) await ipQuiet("netns", "del", ns);
+    }
 
-  beforeAll(async () => {
-    for (const ns of [NS_NODE, NS_ROUTER]) await ipQuiet("netns", "del", ns); // leftovers
-    try {
-      for (const ns of [NS_NODE, NS_ROUTER]) {
-        await ip("netns", "add", ns);
-        await ip("-n", ns, "link", "set", "lo", "up");
+    beforeAll(async () => {
+      for (const ns of [NS_NODE, NS_ROUTER]) await ipQuiet("netns", "del", ns); // leftovers
+      try {
+        for (const ns of [NS_NODE, NS_ROUTER]) {
+          await ip("netns", "add", ns);
+          await ip("-n", ns, "link", "set", "lo", "up");
+        }
+        await ip(
+          "-n",
+          NS_NODE,
+          "link",
+          "add",
+          "veth0",
+          "type",
+          "veth",
+          "peer",
+          "name",
+          "veth0",
+          "netns",
+          NS_ROUTER,
+        );
+        for (const [ns, v4, v6] of [
+          [NS_NODE, NODE_V4, NODE_V6],
+          [NS_ROUTER, ROUTER_V4, ROUTER_V6],
+        ] as const) {
+          await ip("-n", ns, "addr", "add", `${v4}/30`, "dev", "veth0");
+          // nodad: a tentative address (duplicate address detection) cannot be bound by bgpd.
+          await ip("-n", ns, "addr", "add", `${v6}/64`, "dev", "veth0", "nodad");
+          await ip("-n", ns, "link", "set", "veth0", "up");
+        }
+        [node, router] = await Promise.all([
+          FrrInstance.start({ dir: nodeDir, netns: NS_NODE }),
+          FrrInstance.start({ dir: routerDir, netns: NS_ROUTER }),
+        ]);
+        nodeApplier = new FrrApplier({
+          confDir: node.confDir,
+          vtySocketDir: node.vtySocketDir,
+          debounceMs: 50,
+        });
+        const routerApplier = new FrrApplier({
+          confDir: router.confDir,
+          vtySocketDir: router.vtySocketDir,
+        });
+        await routerApplier.apply(renderFrrConfig(routerConfig));
+      } catch (err) {
+        await cleanup();
+        throw err;
       }
-      await ip("-n", NS_NODE, "link", "add", "veth0", "type", "veth", "peer", "name", "veth0", "netns", NS_ROUTER);
-      for (const [ns, v4, v6] of [
-        [NS_NODE, NODE_V4, NODE_V6],
-        [NS_ROUTER, ROUTER_V4, ROUTER_V6],
-      ] as const) {
-        await ip("-n", ns, "addr", "add", `${v4}/30`, "dev", "veth0");
-        // nodad: a tentative address (duplicate address detection) cannot be bound by bgpd.
-        await ip("-n", ns, "addr", "add", `${v6}/64`, "dev", "veth0", "nodad");
-        await ip("-n", ns, "link", "set", "veth0", "up");
-      }
-      [node, router] = await Promise.all([
-        FrrInstance.start({ dir: nodeDir, netns: NS_NODE }),
-        FrrInstance.start({ dir: routerDir, netns: NS_ROUTER }),
-      ]);
-      nodeApplier = new FrrApplier({ confDir: node.confDir, vtySocketDir: node.vtySocketDir, debounceMs: 50 });
-      const routerApplier = new FrrApplier({ confDir: router.confDir, vtySocketDir: router.vtySocketDir });
-      await routerApplier.apply(renderFrrConfig(routerConfig));
-    } catch (err) {
+    }, 60_000);
+
+    afterAll(async () => {
       await cleanup();
-      throw err;
-    }
-  }, 60_000);
+      await fs.rm(nodeDir, { recursive: true, force: true });
+      await fs.rm(routerDir, { recursive: true, force: true });
+    }, 30_000);
 
-  afterAll(async () => {
-    await cleanup();
-    await fs.rm(nodeDir, { recursive: true, force: true });
-    await fs.rm(routerDir, { recursive: true, force: true });
-  }, 30_000);
-
-  it("runs each instance's daemons with their own pids and paths inside its namespace", async () => {
-    for (const [inst, ns] of [
-      [node!, NS_NODE],
-      [router!, NS_ROUTER],
-    ] as const) {
-      expect([...inst.processIds.keys()]).toEqual(["zebra", "staticd", "bgpd"]);
-      const nsInode = (await fs.stat(`/run/netns/${ns}`)).ino;
-      for (const pid of inst.processIds.values()) {
-        expect((await fs.stat(`/proc/${pid}/ns/net`)).ino).toBe(nsInode);
+    it("runs each instance's daemons with their own pids and paths inside its namespace", async () => {
+      for (const [inst, ns] of [
+        [node!, NS_NODE],
+        [router!, NS_ROUTER],
+      ] as const) {
+        expect([...inst.processIds.keys()]).toEqual(["zebra", "staticd", "bgpd"]);
+        const nsInode = (await fs.stat(`/run/netns/${ns}`)).ino;
+        for (const pid of inst.processIds.values()) {
+          expect((await fs.stat(`/proc/${pid}/ns/net`)).ino).toBe(nsInode);
+        }
       }
-    }
-    const nodePids = new Set(node!.processIds.values());
-    for (const pid of router!.processIds.values()) expect(nodePids.has(pid)).toBe(false);
-  });
+      const nodePids = new Set(node!.processIds.values());
+      for (const pid of router!.processIds.values()) expect(nodePids.has(pid)).toBe(false);
+    });
 
-  it("advertises both VIPs; the router installs them via the node within seconds", async () => {
-    const result = await nodeApplier.apply(renderFrrConfig(nodeConfig([VIP_V4, VIP_V6])));
-    expect(result.changed).toBe(true);
-    expect(await fs.readFile(path.join(node!.confDir, "frr.conf"), "utf8")).toBe(renderFrrConfig(nodeConfig([VIP_V4, VIP_V6])));
+    it("advertises both VIPs; the router installs them via the node within seconds", async () => {
+      const result = await nodeApplier.apply(renderFrrConfig(nodeConfig([VIP_V4, VIP_V6])));
+      expect(result.changed).toBe(true);
+      expect(await fs.readFile(path.join(node!.confDir, "frr.conf"), "utf8")).toBe(
+        renderFrrConfig(nodeConfig([VIP_V4, VIP_V6])),
+      );
 
-    // The blackhole statics put the VIPs into the node's own RIB/kernel (what `network` needs).
-    expect((await routes(NS_NODE, "-4", `${VIP_V4}/32`))[0]?.type).toBe("blackhole");
+      // The blackhole statics put the VIPs into the node's own RIB/kernel (what `network` needs).
+      expect((await routes(NS_NODE, "-4", `${VIP_V4}/32`))[0]?.type).toBe("blackhole");
 
-    const v4Ms = await waitFor(
-      "the IPv4 VIP route on the router",
-      async () => (await routes(NS_ROUTER, "-4", `${VIP_V4}/32`)).some((r) => r.gateway === NODE_V4 && r.protocol === "bgp"),
-      explainRouter,
-    );
-    const v6Ms = await waitFor("the IPv6 VIP route on the router", async () => {
-      nodeLinkLocal = await readNodeLinkLocal();
-      return (await routes(NS_ROUTER, "-6", `${VIP_V6}/128`)).some((r) => r.gateway === nodeLinkLocal && r.protocol === "bgp");
-    }, explainRouter);
-    expect(nodeLinkLocal).toMatch(/^fe80:/);
-    console.log(`router learned the VIPs ${Math.round(v4Ms)} ms (v4) / ${Math.round(v4Ms + v6Ms)} ms (v6) after the reload`);
+      const v4Ms = await waitFor(
+        "the IPv4 VIP route on the router",
+        async () =>
+          (await routes(NS_ROUTER, "-4", `${VIP_V4}/32`)).some(
+            (r) => r.gateway === NODE_V4 && r.protocol === "bgp",
+          ),
+        explainRouter,
+      );
+      const v6Ms = await waitFor(
+        "the IPv6 VIP route on the router",
+        async () => {
+          nodeLinkLocal = await readNodeLinkLocal();
+          return (await routes(NS_ROUTER, "-6", `${VIP_V6}/128`)).some(
+            (r) => r.gateway === nodeLinkLocal && r.protocol === "bgp",
+          );
+        },
+        explainRouter,
+      );
+      expect(nodeLinkLocal).toMatch(/^fe80:/);
+      console.log(
+        `router learned the VIPs ${Math.round(v4Ms)} ms (v4) / ${Math.round(v4Ms + v6Ms)} ms (v6) after the reload`,
+      );
 
-    // Both sessions are up (the IPv4 one with TCP-MD5), seen through vtysh's JSON.
-    const summary = await router!.vtyshJson<{
-      ipv4Unicast?: { peers: Record<string, { state: string; pfxRcd: number }> };
-      ipv6Unicast?: { peers: Record<string, { state: string; pfxRcd: number }> };
-    }>("show bgp summary json");
-    expect(summary.ipv4Unicast?.peers[NODE_V4]).toMatchObject({ state: "Established", pfxRcd: 1 });
-    expect(summary.ipv6Unicast?.peers[NODE_V6]).toMatchObject({ state: "Established", pfxRcd: 1 });
-  });
+      // Both sessions are up (the IPv4 one with TCP-MD5), seen through vtysh's JSON.
+      const summary = await router!.vtyshJson<{
+        ipv4Unicast?: { peers: Record<string, { state: string; pfxRcd: number }> };
+        ipv6Unicast?: { peers: Record<string, { state: string; pfxRcd: number }> };
+      }>("show bgp summary json");
+      expect(summary.ipv4Unicast?.peers[NODE_V4]).toMatchObject({
+        state: "Established",
+        pfxRcd: 1,
+      });
+      expect(summary.ipv6Unicast?.peers[NODE_V6]).toMatchObject({
+        state: "Established",
+        pfxRcd: 1,
+      });
+    });
 
-  it("withdraws a VIP removed from the config", async () => {
-    const result = await nodeApplier.apply(renderFrrConfig(nodeConfig([VIP_V6])));
-    expect(result.changed).toBe(true);
-    const ms = await waitFor("the IPv4 VIP route to leave the router", async () => (await routes(NS_ROUTER, "-4", `${VIP_V4}/32`)).length === 0);
-    console.log(`router dropped the withdrawn VIP ${Math.round(ms)} ms after the reload`);
-    expect(await routes(NS_NODE, "-4", `${VIP_V4}/32`)).toEqual([]); // blackhole gone on the node too
-    expect((await routes(NS_ROUTER, "-6", `${VIP_V6}/128`)).some((r) => r.gateway === nodeLinkLocal)).toBe(true);
-  });
+    it("withdraws a VIP removed from the config", async () => {
+      const result = await nodeApplier.apply(renderFrrConfig(nodeConfig([VIP_V6])));
+      expect(result.changed).toBe(true);
+      const ms = await waitFor(
+        "the IPv4 VIP route to leave the router",
+        async () => (await routes(NS_ROUTER, "-4", `${VIP_V4}/32`)).length === 0,
+      );
+      console.log(`router dropped the withdrawn VIP ${Math.round(ms)} ms after the reload`);
+      expect(await routes(NS_NODE, "-4", `${VIP_V4}/32`)).toEqual([]); // blackhole gone on the node too
+      expect(
+        (await routes(NS_ROUTER, "-6", `${VIP_V6}/128`)).some((r) => r.gateway === nodeLinkLocal),
+      ).toBe(true);
+    });
 
-  it("skips an unchanged config and collapses a burst into one reload of the latest", async () => {
-    const reloadsBefore = nodeApplier.reloads;
-    expect((await nodeApplier.apply(renderFrrConfig(nodeConfig([VIP_V6])))).changed).toBe(false);
-    expect(nodeApplier.reloads).toBe(reloadsBefore);
+    it("skips an unchanged config and collapses a burst into one reload of the latest", async () => {
+      const reloadsBefore = nodeApplier.reloads;
+      expect((await nodeApplier.apply(renderFrrConfig(nodeConfig([VIP_V6])))).changed).toBe(false);
+      expect(nodeApplier.reloads).toBe(reloadsBefore);
 
-    const burst = [[VIP_V4], [VIP_V4, VIP_V6], ["198.19.250.11", VIP_V6]].map((vips) => nodeApplier.apply(renderFrrConfig(nodeConfig(vips))));
-    const results = await Promise.all(burst);
-    expect(results.every((r) => r.changed)).toBe(true);
-    expect(nodeApplier.reloads).toBe(reloadsBefore + 1);
-    const latest = renderFrrConfig(nodeConfig(["198.19.250.11", VIP_V6]));
-    expect(await fs.readFile(path.join(node!.confDir, "frr.conf"), "utf8")).toBe(latest);
-    await waitFor("198.19.250.11 on the router", async () => (await routes(NS_ROUTER, "-4", "198.19.250.11/32")).length === 1);
-    expect(await routes(NS_ROUTER, "-4", `${VIP_V4}/32`)).toEqual([]);
-  });
+      const burst = [[VIP_V4], [VIP_V4, VIP_V6], ["198.19.250.11", VIP_V6]].map((vips) =>
+        nodeApplier.apply(renderFrrConfig(nodeConfig(vips))),
+      );
+      const results = await Promise.all(burst);
+      expect(results.every((r) => r.changed)).toBe(true);
+      expect(nodeApplier.reloads).toBe(reloadsBefore + 1);
+      const latest = renderFrrConfig(nodeConfig(["198.19.250.11", VIP_V6]));
+      expect(await fs.readFile(path.join(node!.confDir, "frr.conf"), "utf8")).toBe(latest);
+      const addMs = await waitFor(
+        "198.19.250.11 on the router",
+        async () => (await routes(NS_ROUTER, "-4", "198.19.250.11/32")).length === 1,
+      );
+      console.log(
+        `established session: reload took ${Math.round(results[0]!.durationMs)} ms, the new VIP reached the router ${Math.round(addMs)} ms later`,
+      );
+      expect(await routes(NS_ROUTER, "-4", `${VIP_V4}/32`)).toEqual([]);
+    });
 
-  it("refuses a config FRR cannot parse and leaves the live file and routes alone", async () => {
-    const live = await fs.readFile(path.join(node!.confDir, "frr.conf"), "utf8");
-    const broken = live.replace(" coalesce-time 50", " coalesce-time fifty");
-    await expect(nodeApplier.apply(broken)).rejects.toThrow(FrrError);
-    await expect(nodeApplier.apply(broken)).rejects.toThrow(/vtysh -C/);
-    expect(await fs.readFile(path.join(node!.confDir, "frr.conf"), "utf8")).toBe(live);
-    expect((await fs.readdir(node!.confDir)).filter((f) => f.endsWith(".tmp"))).toEqual([]);
-    expect((await routes(NS_ROUTER, "-4", "198.19.250.11/32")).length).toBe(1);
-  });
-});
+    it("refuses a config FRR cannot parse and leaves the live file and routes alone", async () => {
+      const live = await fs.readFile(path.join(node!.confDir, "frr.conf"), "utf8");
+      const broken = live.replace(" coalesce-time 50", " coalesce-time fifty");
+      await expect(nodeApplier.apply(broken)).rejects.toThrow(FrrError);
+      await expect(nodeApplier.apply(broken)).rejects.toThrow(/vtysh -C/);
+      expect(await fs.readFile(path.join(node!.confDir, "frr.conf"), "utf8")).toBe(live);
+      expect((await fs.readdir(node!.confDir)).filter((f) => f.endsWith(".tmp"))).toEqual([]);
+      expect((await routes(NS_ROUTER, "-4", "198.19.250.11/32")).length).toBe(1);
+    });
+
+    it("advertises and withdraws the same way with redistribute-static", async () => {
+      await nodeApplier.apply(
+        renderFrrConfig(
+          nodeConfig(["198.19.250.11", "198.19.250.12", VIP_V6], "redistribute-static"),
+        ),
+      );
+      await waitFor("198.19.250.12 on the router (redistributed)", async () =>
+        (await routes(NS_ROUTER, "-4", "198.19.250.12/32")).some(
+          (r) => r.gateway === NODE_V4 && r.protocol === "bgp",
+        ),
+      );
+      await nodeApplier.apply(
+        renderFrrConfig(nodeConfig(["198.19.250.11"], "redistribute-static")),
+      );
+      await waitFor("198.19.250.12 and the IPv6 VIP to leave the router", async () => {
+        const gone4 = (await routes(NS_ROUTER, "-4", "198.19.250.12/32")).length === 0;
+        const gone6 = (await routes(NS_ROUTER, "-6", `${VIP_V6}/128`)).length === 0;
+        return gone4 && gone6;
+      });
+      expect((await routes(NS_ROUTER, "-4", "198.19.250.11/32")).length).toBe(1);
+      // Only the VIP statics (tagged) are redistributed: the router learned nothing else.
+      const learned = await router!.vtyshJson<{ routes: Record<string, unknown> }>(
+        "show bgp ipv4 unicast json",
+      );
+      expect(Object.keys(learned.routes)).toEqual(["198.19.250.11/32"]);
+    });
+
+    it("stops by its own pids and restarts on its directory with the last applied config", async () => {
+      const oldPids = [...node!.processIds.values()];
+      await node!.stop();
+      for (const pid of oldPids) expect(await isRunning(pid)).toBe(false);
+      // bgpd said goodbye (Cease): the router drops the route without waiting for the hold time.
+      await waitFor("the router to drop the stopped node's VIP", async () => {
+        return (await routes(NS_ROUTER, "-4", "198.19.250.11/32")).length === 0;
+      });
+
+      node = await FrrInstance.start({ dir: nodeDir, netns: NS_NODE });
+      await waitFor(
+        "the restarted node's VIP on the router",
+        async () => {
+          const learned = await routes(NS_ROUTER, "-4", "198.19.250.11/32");
+          return learned.some((r) => r.gateway === NODE_V4);
+        },
+        explainRouter,
+      );
+    });
+  },
+);

@@ -144,14 +144,21 @@ export class FrrInstance {
     await fs.chmod(inst.dir, 0o755);
     await fs.chown(inst.dir, uid, gid);
     await inst.stopStale();
-    await fs.writeFile(path.join(inst.dir, "vtysh.conf"), "service integrated-vtysh-config\n", { mode: 0o644 });
+    await fs.writeFile(path.join(inst.dir, "vtysh.conf"), "service integrated-vtysh-config\n", {
+      mode: 0o644,
+    });
     const emptyConf = path.join(inst.dir, "daemon-empty.conf");
     await fs.writeFile(emptyConf, "", { mode: 0o644 });
 
     try {
       for (const daemon of inst.daemons) await inst.startDaemon(daemon, emptyConf);
       const conf = path.join(inst.dir, "frr.conf");
-      if (await fs.stat(conf).then((s) => s.size > 0).catch(() => false)) {
+      if (
+        await fs
+          .stat(conf)
+          .then((s) => s.size > 0)
+          .catch(() => false)
+      ) {
         await inst.vtyshRaw(["-b"]).catch((err: unknown) => {
           throw new FrrError(`loading ${conf} failed`, failureOutput(err));
         });
@@ -181,13 +188,16 @@ export class FrrInstance {
     ];
     if (daemon === "zebra") args.push("-s", "90000000"); // netlink buffer, as Debian's defaults
     const bin = path.join(this.sbinDir, daemon);
-    const [cmd, cmdArgs] = this.netns ? ["ip", ["netns", "exec", this.netns, bin, ...args]] : [bin, args];
+    const [cmd, cmdArgs] = this.netns
+      ? ["ip", ["netns", "exec", this.netns, bin, ...args]]
+      : [bin, args];
     await run(cmd, cmdArgs, { timeout: 15_000 }).catch((err: unknown) => {
       throw new FrrError(`starting ${daemon} failed`, failureOutput(err));
     });
     // `-d` returns once the daemon is up and has written its pid file.
     const pid = Number((await fs.readFile(this.pidFile(daemon), "utf8")).trim());
-    if (!Number.isInteger(pid) || pid <= 0 || !isAlive(pid)) throw new FrrError(`${daemon} did not stay up; see ${this.logFile(daemon)}`);
+    if (!Number.isInteger(pid) || pid <= 0 || !isAlive(pid))
+      throw new FrrError(`${daemon} did not stay up; see ${this.logFile(daemon)}`);
     this.pids.set(daemon, pid);
   }
 

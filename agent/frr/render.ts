@@ -49,6 +49,13 @@ export interface FrrConfigInput {
   importRoutes?: boolean;
   /** Kernel IP forwarding in the node's namespace; default true. */
   ipForwarding?: boolean;
+  /**
+   * How VIPs enter BGP. "network" (default): one `network` statement per VIP. "redistribute-static":
+   * `redistribute static` of the tagged VIP statics. Same routes on the wire, but frr-reload.py
+   * removes each deleted `network` line with its own vtysh call (~0.1-0.3 s each here), while
+   * deleted static routes go in one batch: withdrawing 40 VIPs took 12.8 s vs 1.8 s.
+   */
+  advertiseVia?: "network" | "redistribute-static";
 }
 
 export class FrrConfigError extends Error {
@@ -60,6 +67,9 @@ export class FrrConfigError extends Error {
 
 export const EXPORT_ROUTE_MAP = "TENBIN-EXPORT";
 export const IMPORT_ROUTE_MAP = "TENBIN-IMPORT";
+export const VIP_ROUTE_MAP = "TENBIN-VIPS";
+/** Route tag on the VIP blackhole statics (`show ip route tag 4242` lists a node's VIPs). */
+export const VIP_STATIC_TAG = 4242;
 const LOCAL_AS_PATH_LIST = "TENBIN-LOCAL";
 
 interface Address {
@@ -76,7 +86,8 @@ interface CheckedNeighbor {
   families: AddressFamily[];
 }
 
-const HOSTNAME = /^[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$/;
+const HOSTNAME =
+  /^[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$/;
 // Printable ASCII without spaces for passwords; descriptions may contain single spaces.
 const PASSWORD = /^[\x21-\x7e]{1,80}$/;
 const DESCRIPTION = /^[\x21-\x7e]+( [\x21-\x7e]+)*$/;
@@ -90,9 +101,17 @@ function checkAsn(value: unknown, what: string, issues: string[]): number {
   return value as number;
 }
 
-function checkSeconds(value: number | undefined, fallback: number, what: string, min: number, max: number, issues: string[]): number {
+function checkSeconds(
+  value: number | undefined,
+  fallback: number,
+  what: string,
+  min: number,
+  max: number,
+  issues: string[],
+): number {
   const v = value ?? fallback;
-  if (!Number.isInteger(v) || v < min || v > max) issues.push(`${what} must be an integer from ${min} to ${max}, got ${v}`);
+  if (!Number.isInteger(v) || v < min || v > max)
+    issues.push(`${what} must be an integer from ${min} to ${max}, got ${v}`);
   return v;
 }
 
@@ -130,20 +149,45 @@ function validate(input: FrrConfigInput): {
   maximumPaths: number;
 } {
   const issues: string[] = [];
-  if (typeof input.hostname !== "string" || input.hostname.length > 253 || !HOSTNAME.test(input.hostname)) {
-    issues.push(`hostname "${String(input.hostname)}" must be a DNS-style name (letters, digits, '-', '.')`);
+  if (
+    typeof input.hostname !== "string" ||
+    input.hostname.length > 253 ||
+    !HOSTNAME.test(input.hostname)
+  ) {
+    issues.push(
+      `hostname "${String(input.hostname)}" must be a DNS-style name (letters, digits, '-', '.')`,
+    );
   }
   const routerId = typeof input.routerId === "string" ? parseAddress(input.routerId) : null;
   if (!routerId || routerId.family !== 4 || routerId.text !== input.routerId) {
-    issues.push(`router id "${String(input.routerId)}" must be an IPv4 address in dotted-quad form`);
+    issues.push(
+      `router id "${String(input.routerId)}" must be an IPv4 address in dotted-quad form`,
+    );
   }
   checkAsn(input.localAsn, "local ASN", issues);
 
   const keepalive = checkSeconds(input.keepaliveSeconds, 3, "keepalive", 1, 65535, issues);
   const hold = checkSeconds(input.holdSeconds, 9, "hold time", 3, 65535, issues);
-  if (hold < 3 * keepalive) issues.push(`hold time ${hold} s must be at least 3 x keepalive (${keepalive} s)`);
-  const connectRetry = checkSeconds(input.connectRetrySeconds, 5, "connect retry", 1, 65535, issues);
+  if (hold < 3 * keepalive)
+    issues.push(`hold time ${hold} s must be at least 3 x keepalive (${keepalive} s)`);
+  const connectRetry = checkSeconds(
+    input.connectRetrySeconds,
+    5,
+    "connect retry",
+    1,
+    65535,
+    issues,
+  );
   const maximumPaths = checkSeconds(input.maximumPaths, 16, "maximum paths", 1, 256, issues);
+  if (
+    input.advertiseVia !== undefined &&
+    input.advertiseVia !== "network" &&
+    input.advertiseVia !== "redistribute-static"
+  ) {
+    issues.push(
+      `advertiseVia must be "network" or "redistribute-static", got ${String(input.advertiseVia)}`,
+    );
+  }
 
   const neighbors: CheckedNeighbor[] = [];
   const seenNeighbors = new Set<string>();
@@ -160,7 +204,10 @@ function validate(input: FrrConfigInput): {
     }
     seenNeighbors.add(address.text);
     checkAsn(n.remoteAsn, `${where} (${address.text}) remote ASN`, issues);
-    if (n.description !== undefined && (n.description.length > 80 || !DESCRIPTION.test(n.description))) {
+    if (
+      n.description !== undefined &&
+      (n.description.length > 80 || !DESCRIPTION.test(n.description))
+    ) {
       issues.push(`${where}: description must be 1-80 printable characters with single spaces`);
     }
     if (n.password !== undefined && !PASSWORD.test(n.password)) {
@@ -168,9 +215,17 @@ function validate(input: FrrConfigInput): {
     }
     const own: AddressFamily = address.family === 4 ? "ipv4" : "ipv6";
     const families = [...new Set(n.addressFamilies ?? [own])].sort();
-    for (const f of families) if (f !== "ipv4" && f !== "ipv6") issues.push(`${where}: unknown address family "${String(f)}"`);
+    for (const f of families)
+      if (f !== "ipv4" && f !== "ipv6")
+        issues.push(`${where}: unknown address family "${String(f)}"`);
     if (families.length === 0) issues.push(`${where}: addressFamilies must not be empty`);
-    neighbors.push({ address, remoteAsn: n.remoteAsn, description: n.description, password: n.password, families });
+    neighbors.push({
+      address,
+      remoteAsn: n.remoteAsn,
+      description: n.description,
+      password: n.password,
+      families,
+    });
   }
 
   const vips: Address[] = [];
@@ -195,6 +250,7 @@ export function renderFrrConfig(input: FrrConfigInput): string {
   const v4 = vips.filter((v) => v.family === 4);
   const v6 = vips.filter((v) => v.family === 6);
   const forwarding = input.ipForwarding ?? true;
+  const redistribute = input.advertiseVia === "redistribute-static";
   const lines: string[] = [];
   const out = (...l: string[]): void => void lines.push(...l);
 
@@ -206,15 +262,26 @@ export function renderFrrConfig(input: FrrConfigInput): string {
   out("no zebra nexthop kernel enable");
   out("service integrated-vtysh-config");
   out("!");
-  for (const v of v4) out(`ip route ${v.text}/32 blackhole`);
-  for (const v of v6) out(`ipv6 route ${v.text}/128 blackhole`);
+  for (const v of v4) out(`ip route ${v.text}/32 blackhole tag ${VIP_STATIC_TAG}`);
+  for (const v of v6) out(`ipv6 route ${v.text}/128 blackhole tag ${VIP_STATIC_TAG}`);
   if (vips.length > 0) out("!");
 
   // Policies: export only what this node originates; import all or nothing.
   out(`bgp as-path access-list ${LOCAL_AS_PATH_LIST} seq 5 permit ^$`);
   out("!");
-  out(`route-map ${EXPORT_ROUTE_MAP} permit 10`, ` match as-path ${LOCAL_AS_PATH_LIST}`, "exit", "!");
-  out(`route-map ${IMPORT_ROUTE_MAP} ${input.importRoutes === false ? "deny" : "permit"} 10`, "exit", "!");
+  out(
+    `route-map ${EXPORT_ROUTE_MAP} permit 10`,
+    ` match as-path ${LOCAL_AS_PATH_LIST}`,
+    "exit",
+    "!",
+  );
+  out(
+    `route-map ${IMPORT_ROUTE_MAP} ${input.importRoutes === false ? "deny" : "permit"} 10`,
+    "exit",
+    "!",
+  );
+  if (redistribute)
+    out(`route-map ${VIP_ROUTE_MAP} permit 10`, ` match tag ${VIP_STATIC_TAG}`, "exit", "!");
 
   out(`router bgp ${input.localAsn}`);
   out(` bgp router-id ${input.routerId}`);
@@ -237,7 +304,8 @@ export function renderFrrConfig(input: FrrConfigInput): string {
     const peers = neighbors.filter((n) => n.families.includes(family));
     if (peers.length === 0 && prefixes.length === 0) continue;
     out(" !", ` address-family ${family} unicast`);
-    for (const v of prefixes) out(`  network ${v.text}/${hostLen}`);
+    if (redistribute) out(`  redistribute static route-map ${VIP_ROUTE_MAP}`);
+    else for (const v of prefixes) out(`  network ${v.text}/${hostLen}`);
     for (const n of peers) {
       out(`  neighbor ${n.address.text} activate`);
       out(`  neighbor ${n.address.text} route-map ${IMPORT_ROUTE_MAP} in`);

@@ -17,7 +17,7 @@ import { createSecureContext, type SecureContext } from "node:tls";
 import { FpingPinger } from "./fping";
 import { loadNativeTransport } from "./native-probe";
 import { startNetProbe, startTlsProbe, type ProbeDone, type RunningProbe } from "./socket-probe";
-import { compileTarget, type CompiledCheck } from "./spec";
+import { compareTarget, compileTarget, type CompiledCheck } from "./spec";
 import { TimerWheel } from "./timer-wheel";
 import type {
   HealthState,
@@ -36,6 +36,19 @@ export interface HealthEngineOptions {
    * file-descriptor limit (20,000 here) and the listen backlogs of a few backends.
    */
   maxInFlight?: number;
+  /**
+   * Adapt the number of probes in flight to what the machine sustains (default true): when even
+   * the fastest of the probes that ended in the last 250 ms took more than half their timeout,
+   * probes are queueing behind a CPU-bound prober or backend, and more concurrency would only turn
+   * that wait into timeouts. The limit is then cut to what keeps the wait at a quarter of the
+   * timeout (Little's law: in flight × 0.25 / observed fraction; not below minInFlight). The limit
+   * starts at minInFlight and grows only in windows where it held a probe back and the fastest
+   * probe took under a fifth of its timeout: doubling until the first congestion (slow start, as in
+   * TCP), then by 10 %, up to maxInFlight. Due probes above the limit slip.
+   */
+  adaptiveInFlight?: boolean;
+  /** Lowest in-flight limit the adaptive limit may set. Default 64. */
+  minInFlight?: number;
   /** How long transitions are collected before delivery. Default 10 ms; 0 = next turn of the loop. */
   batchWindowMs?: number;
   /**
@@ -82,6 +95,8 @@ class Target {
   ticket = 0;
   probe: RunningProbe | undefined = undefined;
   removed = false;
+  /** Number of the last setTargets call that listed this target. */
+  listedIn = 0;
 
   constructor(
     readonly key: string,
@@ -95,6 +110,12 @@ class Target {
 }
 
 const WHEEL_SLOTS = 4096;
+// Adaptive in-flight limit (see HealthEngineOptions.adaptiveInFlight).
+const ADAPT_WINDOW_MS = 250;
+const ADAPT_MIN_SAMPLES = 8;
+const ADAPT_CONGESTED_RATIO = 0.5;
+const ADAPT_QUIET_RATIO = 0.2;
+const ADAPT_TARGET_RATIO = 0.25;
 
 export class HealthEngine {
   private readonly targets = new Map<string, Target>();
@@ -111,11 +132,24 @@ export class HealthEngine {
   private readonly secureContexts = new Map<string, SecureContext>();
   private readonly pinger: FpingPinger;
   private closed = false;
+  private setTargetsCalls = 0;
 
   private readonly startPlain: (check: CompiledCheck, done: ProbeDone) => RunningProbe;
   /** The transport really used for TCP and HTTP probes. */
   readonly transport: "native" | "net";
   private readonly maxInFlight: number;
+  private readonly adaptive: boolean;
+  private readonly minInFlight: number;
+  /** Current in-flight limit: maxInFlight, or less while the adaptive limit holds probes back. */
+  private inFlightLimit: number;
+  /** Fastest probe of the current window, as a fraction of its timeout (timeouts count as 1). */
+  private windowMinRatio = Infinity;
+  private windowSamples = 0;
+  private windowEndsAt = 0;
+  /** The limit held a probe back during the current window (growing it is useful). */
+  private windowLimited = false;
+  /** No congestion seen yet: the limit doubles per window instead of growing by 10 %. */
+  private slowStart = true;
   private readonly batchWindowMs: number;
   private readonly initialState: HealthState;
   private readonly maxInitialDelayMs: number;
@@ -144,6 +178,9 @@ export class HealthEngine {
       options.onError ??
       ((error) => process.emitWarning(`health transitions handler failed: ${String(error)}`, "TenbinHealth"));
     if (!Number.isInteger(this.maxInFlight) || this.maxInFlight < 1) throw new Error("maxInFlight must be a positive integer");
+    this.adaptive = options.adaptiveInFlight ?? true;
+    this.minInFlight = Math.min(options.minInFlight ?? 64, this.maxInFlight);
+    this.inFlightLimit = this.adaptive ? this.minInFlight : this.maxInFlight;
     const tickMs = options.tickMs ?? 10;
     if (!(tickMs >= 1)) throw new Error("tickMs must be >= 1");
     this.wheel = new TimerWheel<Target>(tickMs, WHEEL_SLOTS, performance.now());
@@ -155,8 +192,8 @@ export class HealthEngine {
 
   /**
    * Declares the complete set of targets. New keys are added (first probe at a random phase
-   * within one interval, or within maxInitialDelayMs), missing keys are removed (their running probes aborted, no transition
-   * reported), identical targets keep their state and schedule. A changed target keeps its state;
+   * within one interval, or within maxInitialDelayMs), missing keys are removed (their running
+   * probes aborted, no transition reported), identical targets keep their state and schedule. A changed target keeps its state;
    * if what is probed changed (type, address, port, HTTP or TLS settings) its counters restart
    * and its next probe comes within one interval; if only timing or thresholds changed its
    * counters are kept. Invalid targets are returned in `rejected` and leave any previous
@@ -167,37 +204,46 @@ export class HealthEngine {
     const now = performance.now();
     const wall = Date.now();
     const rejected: RejectedTarget[] = [];
-    const seen = new Set<string>();
+    // Targets listed in this call carry this mark; the rest are removed afterwards.
+    const mark = ++this.setTargetsCalls;
+    const rejectedNewKeys = new Set<string>();
     for (const spec of targets) {
+      if (typeof spec !== "object" || spec === null) {
+        rejected.push({ key: String(spec), error: "a target must be an object" });
+        continue;
+      }
       const key = String(spec.key);
-      if (seen.has(key)) {
+      const existing = this.targets.get(key);
+      if (existing?.listedIn === mark || rejectedNewKeys.has(key)) {
         rejected.push({ key, error: "duplicate key" });
         continue;
       }
-      seen.add(key);
+      // Unchanged targets (the common case of a full resync) are recognised without recompiling.
+      const change = existing === undefined ? "probe" : compareTarget(existing.check, spec);
+      if (existing !== undefined) existing.listedIn = mark;
+      if (change === "none") continue;
       let check: CompiledCheck;
       try {
         check = compileTarget(spec);
       } catch (error) {
         rejected.push({ key, error: error instanceof Error ? error.message : String(error) });
+        if (existing === undefined) rejectedNewKeys.add(key);
         continue;
       }
-      const existing = this.targets.get(key);
       if (existing === undefined) {
         const target = new Target(key, check, this.initialState, wall);
+        target.listedIn = mark;
         this.targets.set(key, target);
         this.scheduleAt(target, now + Math.random() * Math.min(check.intervalMs, this.maxInitialDelayMs));
-      } else if (existing.check.identity !== check.identity) {
+      } else if (change === "probe") {
         this.reconfigure(existing, check, now);
-      } else if (existing.check.timing !== check.timing) {
+      } else {
         const intervalChanged = existing.check.intervalMs !== check.intervalMs;
         existing.check = check;
         if (intervalChanged && existing.phase === "idle") this.scheduleAt(existing, now + Math.random() * check.intervalMs);
       }
     }
-    for (const [key, target] of this.targets) {
-      if (!seen.has(key)) this.remove(target);
-    }
+    for (const target of this.targets.values()) if (target.listedIn !== mark) this.remove(target);
     this.pruneSecureContexts();
     this.updateTicker();
     return { rejected };
@@ -221,7 +267,10 @@ export class HealthEngine {
     return {
       targets: this.targets.size,
       inFlight: this.inFlight,
+      inFlightLimit: this.inFlightLimit,
       queued: this.queue.length - this.queueHead,
+      tlsContexts: this.secureContexts.size,
+      icmpRuns: this.pinger.runs,
       ...this.counters,
     };
   }
@@ -264,7 +313,9 @@ export class HealthEngine {
   };
 
   private tick(): void {
-    this.wheel.advance(performance.now(), this.visit);
+    const now = performance.now();
+    if (this.adaptive && now >= this.windowEndsAt) this.adaptInFlightLimit(now);
+    this.wheel.advance(now, this.visit);
     // Timers run before the loop polls for I/O: an answer that already arrived while the engine
     // was busy would be read only after this tick. Judge timeouts after the next poll instead, so
     // a busy prober never turns an answered probe into a timeout.
@@ -285,12 +336,33 @@ export class HealthEngine {
     }
   };
 
+  private adaptInFlightLimit(now: number): void {
+    if (this.windowSamples >= ADAPT_MIN_SAMPLES) {
+      if (this.windowMinRatio > ADAPT_CONGESTED_RATIO) {
+        // Throughput is in-flight / wait: keep it, at the wait we want.
+        const inFlight = Math.min(this.inFlight, this.inFlightLimit);
+        const limit = Math.floor((inFlight * ADAPT_TARGET_RATIO) / this.windowMinRatio);
+        this.inFlightLimit = Math.max(this.minInFlight, Math.min(this.inFlightLimit, limit));
+        this.slowStart = false;
+      } else if (this.windowMinRatio < ADAPT_QUIET_RATIO && this.windowLimited && this.inFlightLimit < this.maxInFlight) {
+        const grown = this.slowStart ? this.inFlightLimit * 2 : this.inFlightLimit + Math.max(8, Math.ceil(this.inFlightLimit * 0.1));
+        this.inFlightLimit = Math.min(this.maxInFlight, grown);
+        this.startQueued();
+      }
+    }
+    this.windowLimited = this.inFlight >= this.inFlightLimit;
+    this.windowMinRatio = Infinity;
+    this.windowSamples = 0;
+    this.windowEndsAt = now + ADAPT_WINDOW_MS;
+  }
+
   private due(target: Target): void {
-    if (this.inFlight < this.maxInFlight) {
+    if (this.inFlight < this.inFlightLimit) {
       this.start(target);
       return;
     }
     // Overload: the probe waits for a free slot instead of failing.
+    this.windowLimited = true;
     target.phase = "queued";
     target.ticket++;
     this.queue.push(target);
@@ -335,6 +407,9 @@ export class HealthEngine {
     const now = performance.now();
     target.probe = undefined;
     this.inFlight--;
+    const ratio = (now - target.startedAt) / target.check.timeoutMs;
+    if (ratio < this.windowMinRatio) this.windowMinRatio = ratio;
+    this.windowSamples++;
     this.record(target, ok, reason, now);
     // Next probe one interval after the previous due time, keeping the target's phase; cycles
     // already missed (a long slip) are skipped rather than run back to back.
@@ -350,7 +425,7 @@ export class HealthEngine {
   }
 
   private startQueued(): void {
-    while (this.inFlight < this.maxInFlight && this.queueHead < this.queue.length) {
+    while (this.inFlight < this.inFlightLimit && this.queueHead < this.queue.length) {
       const target = this.queue[this.queueHead++]!;
       if (!target.removed && target.phase === "queued") this.start(target);
     }

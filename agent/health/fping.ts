@@ -32,6 +32,8 @@ export class FpingPinger {
   private flushScheduled = false;
   private readonly running = new Set<ChildProcess>();
   private closed = false;
+  /** fping processes started so far. */
+  runs = 0;
 
   /** `command` is the fping executable followed by any leading arguments. */
   constructor(private readonly command: readonly string[] = ["fping"]) {}
@@ -69,6 +71,7 @@ export class FpingPinger {
       stdio: ["pipe", "ignore", "pipe"],
     });
     this.running.add(child);
+    this.runs++;
     let output = "";
     child.stderr!.setEncoding("utf8");
     child.stderr!.on("data", (text: string) => {

@@ -4,10 +4,13 @@
  */
 import { isIP } from "node:net";
 import { parseExpectedCodes, type ExpectedCodes } from "./expected-codes";
-import type { HealthTarget, MonitorType } from "./types";
+import type { HealthTarget, HttpCheckSpec, MonitorType, TlsCheckSpec } from "./types";
 
 export interface CompiledCheck {
   type: MonitorType;
+  /** The HTTP and TLS settings as given (compared on the next setTargets). */
+  http: HttpCheckSpec | undefined;
+  tlsSpec: TlsCheckSpec | undefined;
   address: string;
   family: 4 | 6;
   port: number;
@@ -21,10 +24,74 @@ export interface CompiledCheck {
   expected?: ExpectedCodes;
   /** HTTPS only. */
   tls?: { servername?: string; verify: boolean; ca?: string };
-  /** Everything that defines what is probed; equal identity means the old verdict still applies. */
-  identity: string;
-  /** Everything else (schedule and thresholds). */
-  timing: string;
+}
+
+/** How a desired target differs from the running one. */
+export type Change = "none" | "timing" | "probe";
+
+/**
+ * Compares field by field, without allocating: at 140,000 targets a full resync that changes
+ * nothing must be cheap. "probe": what is probed changed (the old verdict may not apply);
+ * "timing": only interval, timeout, rise or fall.
+ */
+export function compareTarget(check: CompiledCheck, target: HealthTarget): Change {
+  const monitor = target.monitor;
+  if (typeof monitor !== "object" || monitor === null) return "probe";
+  if (
+    monitor.type !== check.type ||
+    target.address !== check.address ||
+    (check.type !== "ICMP" && target.port !== check.port) ||
+    ((check.type === "HTTP" || check.type === "HTTPS") && !sameHttp(check.http, monitor.http)) ||
+    (check.type === "HTTPS" && !sameTls(check.tlsSpec, monitor.tls))
+  ) {
+    return "probe";
+  }
+  if (
+    monitor.intervalMs !== check.intervalMs ||
+    monitor.timeoutMs !== check.timeoutMs ||
+    monitor.rise !== check.rise ||
+    monitor.fall !== check.fall
+  ) {
+    return "timing";
+  }
+  return "none";
+}
+
+function sameHttp(a: HttpCheckSpec | undefined, b: HttpCheckSpec | undefined): boolean {
+  if (a === b) return true;
+  if (a === undefined || b === undefined) return false;
+  return a.method === b.method && a.path === b.path && a.host === b.host && a.expectedCodes === b.expectedCodes;
+}
+
+function sameTls(a: TlsCheckSpec | undefined, b: TlsCheckSpec | undefined): boolean {
+  if (a === b) return true;
+  if (a === undefined || b === undefined) return false;
+  return a.sni === b.sni && a.verify === b.verify && a.ca === b.ca;
+}
+
+// Many targets share a monitor: parse each expression and build each request once.
+const expectedCodesCache = new Map<string, ExpectedCodes>();
+const requestCache = new Map<string, Buffer>();
+const CACHE_LIMIT = 10_000;
+
+function cachedExpectedCodes(expression: string): ExpectedCodes {
+  let codes = expectedCodesCache.get(expression);
+  if (codes === undefined) {
+    codes = parseExpectedCodes(expression);
+    if (expectedCodesCache.size >= CACHE_LIMIT) expectedCodesCache.clear();
+    expectedCodesCache.set(expression, codes);
+  }
+  return codes;
+}
+
+function cachedRequest(text: string): Buffer {
+  let request = requestCache.get(text);
+  if (request === undefined) {
+    request = Buffer.from(text, "latin1");
+    if (requestCache.size >= CACHE_LIMIT) requestCache.clear();
+    requestCache.set(text, request);
+  }
+  return request;
 }
 
 const MIN_INTERVAL_MS = 10;
@@ -71,6 +138,8 @@ export function compileTarget(target: HealthTarget): CompiledCheck {
 
   const check: CompiledCheck = {
     type,
+    http: undefined,
+    tlsSpec: undefined,
     address: target.address,
     family: isIP(target.address) === 6 ? 6 : 4,
     port: type === "ICMP" ? 0 : target.port,
@@ -78,8 +147,6 @@ export function compileTarget(target: HealthTarget): CompiledCheck {
     timeoutMs: monitor.timeoutMs,
     rise: monitor.rise,
     fall: monitor.fall,
-    identity: "",
-    timing: `${monitor.intervalMs}/${monitor.timeoutMs}/${monitor.rise}/${monitor.fall}`,
   };
 
   if (type === "HTTP" || type === "HTTPS") {
@@ -94,12 +161,13 @@ export function compileTarget(target: HealthTarget): CompiledCheck {
     if (http.host !== undefined && (typeof http.host !== "string" || !HEADER_SAFE.test(http.host))) {
       throw new Error(`http host "${String(http.host)}" must be non-empty with no spaces or control characters`);
     }
-    check.expected = parseExpectedCodes(http.expectedCodes);
-    check.request = Buffer.from(
+    if (typeof http.expectedCodes !== "string") throw new Error("http expectedCodes must be a string such as \"200-299\"");
+    check.expected = cachedExpectedCodes(http.expectedCodes);
+    check.request = cachedRequest(
       `${http.method} ${http.path} HTTP/1.1\r\nHost: ${hostHeader(target)}\r\n` +
         `User-Agent: tenbin-health\r\nAccept: */*\r\nConnection: close\r\n\r\n`,
-      "latin1",
     );
+    check.http = { method: http.method, path: http.path, host: http.host, expectedCodes: http.expectedCodes };
   }
   if (type === "HTTPS") {
     const tls = monitor.tls ?? {};
@@ -110,13 +178,7 @@ export function compileTarget(target: HealthTarget): CompiledCheck {
       throw new Error("tls ca must be a PEM bundle of certificates");
     }
     check.tls = { servername: tls.sni, verify: tls.verify === true, ca: tls.ca };
+    check.tlsSpec = monitor.tls === undefined ? undefined : { sni: tls.sni, verify: tls.verify, ca: tls.ca };
   }
-  check.identity = JSON.stringify([
-    type,
-    check.address,
-    check.port,
-    type === "HTTP" || type === "HTTPS" ? [check.request?.toString("latin1"), check.expected?.text] : null,
-    check.tls ?? null,
-  ]);
   return check;
 }

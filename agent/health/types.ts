@@ -82,8 +82,14 @@ export interface HealthStats {
   targets: number;
   /** Probes running now (sockets open or ICMP requests outstanding). */
   inFlight: number;
+  /** Current cap on probes in flight (below maxInFlight while the adaptive limit holds back). */
+  inFlightLimit: number;
   /** Probes that are due but wait for a free in-flight slot. */
   queued: number;
+  /** TLS SecureContexts held: one per distinct trust configuration (CA bundle) of HTTPS targets. */
+  tlsContexts: number;
+  /** fping processes started: ICMP probes due in the same turn of the event loop share one. */
+  icmpRuns: number;
   probesStarted: number;
   probesSucceeded: number;
   probesFailed: number;

@@ -16,7 +16,11 @@ export default function HomePage() {
   const trpc = useTRPC();
   const router = useRouter();
   const me = useMe();
-  const tenants = useQuery(trpc.tenants.list.queryOptions());
+  const tenants = useQuery({
+    ...trpc.tenants.list.queryOptions(),
+    // Waiting to be added to a tenant: look again now and then.
+    refetchInterval: (q) => (q.state.data?.length === 0 ? 15_000 : false),
+  });
   const target = tenants.data ? (tenants.data.find((t) => t.slug === readLastTenant()) ?? tenants.data[0]) : undefined;
 
   useEffect(() => {

@@ -2,32 +2,11 @@
 import os from "node:os";
 import type { Command } from "commander";
 import { signInInput } from "../../lib/schemas";
-import { createApiClient, type ApiClient, type Context } from "../client";
-import { configPath, readConfig, writeConfig } from "../config";
+import { createApiClient, whoIs, type Context, type Me } from "../client";
+import { configPath, writeConfig } from "../config";
 import { CliError, EXIT, invalidInput, toCliError, usageError } from "../errors";
 import { fields, table } from "../format";
 import { action } from "./common";
-
-type Me = NonNullable<Awaited<ReturnType<ApiClient["me"]["get"]["query"]>>>;
-
-/** me.get answers null for a refused token; tokens.list then tells why (revoked, expired…). */
-async function whoIs(client: ApiClient, url: string): Promise<Me> {
-  let me: Me | null;
-  try {
-    me = await client.me.get.query();
-  } catch (err) {
-    throw toCliError(err, url);
-  }
-  if (me) return me;
-  try {
-    await client.tokens.list.query();
-  } catch (err) {
-    const e = toCliError(err, url);
-    if (e.exitCode === EXIT.auth) throw new CliError(`the server refused the token: ${e.message}`, e.code, EXIT.auth);
-    throw e;
-  }
-  throw new CliError("the server refused the token", "UNAUTHORIZED", EXIT.auth);
-}
 
 /** Checks that the user belongs to `tenant` (slug or id) and returns its slug. */
 function tenantOf(me: Me, tenant: string): string {
@@ -146,17 +125,23 @@ export function registerAuthCommands(program: Command) {
         const cookie = await signIn(url, creds.data.email, creds.data.password);
         const session = createApiClient(url, { cookie, origin: url });
         let token: string;
+        let slug: string | undefined;
+        let me: Me;
         try {
+          me = await whoIs(session, url);
+          // An explicit --tenant / TENBIN_TENANT must be one of the user's; a tenant left in the
+          // config file by an earlier sign-in is kept only if it still is.
+          const { tenant, sources } = ctx.settings;
+          const fromFile = sources.tenant === configPath();
+          slug = tenant && (!fromFile || me.tenants.some((t) => t.slug === tenant || t.id === tenant)) ? tenantOf(me, tenant) : undefined;
           const name = `tenbin-cli@${os.hostname()}`.slice(0, 60);
           token = (await session.tokens.create.mutate({ name })).token;
         } catch (err) {
           throw toCliError(err, url);
+        } finally {
+          // The session was only needed to mint the token.
+          await fetch(`${url}/api/auth/sign-out`, { method: "POST", headers: { cookie, origin: url } }).catch(() => undefined);
         }
-        // The session was only needed to mint the token.
-        await fetch(`${url}/api/auth/sign-out`, { method: "POST", headers: { cookie, origin: url } }).catch(() => undefined);
-        const me = await whoIs(createApiClient(url, { authorization: `Bearer ${token}` }), url);
-        const tenant = ctx.settings.tenant ?? readConfig().tenant;
-        const slug = tenant && me.tenants.some((t) => t.slug === tenant || t.id === tenant) ? tenantOf(me, tenant) : undefined;
         writeConfig({ url, token, ...(slug ? { tenant: slug } : {}) });
         saved(ctx, url, me, slug);
       }),

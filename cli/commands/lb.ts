@@ -1,7 +1,8 @@
 // tenbin lb create|list|show|delete|history
 import readline from "node:readline/promises";
-import type { Command } from "commander";
-import { createLbInput } from "../../lib/lb-schemas";
+import { Option, type Command } from "commander";
+import { z } from "zod";
+import { createLbInput, lbNameSchema, tagsSchema } from "../../lib/lb-schemas";
 import { invalidInput, usageError } from "../errors";
 import { table, when } from "../format";
 import { parseTags, readTextFile } from "../parse";
@@ -31,6 +32,16 @@ function readTree(file: string): Record<string, unknown> {
   if (!raw || typeof raw !== "object" || Array.isArray(raw)) throw usageError(`${file}: expected a JSON object (a load balancer tree)`);
   return raw as Record<string, unknown>;
 }
+
+/** What `lb update` may change: the same rules as the API's lb.update. */
+const updateLbInput = z.object({
+  name: lbNameSchema.optional(),
+  description: z.string().max(500).optional(),
+  replicas: z.number().int().min(1, "1–8").max(8, "1–8").optional(),
+  adminEnabled: z.boolean().optional(),
+  deletionProtection: z.boolean().optional(),
+  tags: tagsSchema.optional(),
+});
 
 async function confirm(question: string): Promise<boolean> {
   const rl = readline.createInterface({ input: process.stdin, output: process.stderr });
@@ -148,6 +159,52 @@ Example tree file:
         ctx.out.result({ lb: ref, ...r }, () =>
           ctx.out.line(r.pending ? `deleting ${ref}: its LB nodes are removing it` : `deleted ${ref}`),
         );
+      }),
+    );
+
+  lb.command("update")
+    .description("change a load balancer's name, description, replicas, admin state, deletion protection or tags")
+    .argument("<ref>", "VIP address, id or name")
+    .option("--name <name>", "new name")
+    .option("--description <text>", "free text")
+    .option("--replicas <n>", "how many LB nodes carry the VIP", intOption("replicas"))
+    .addOption(new Option("--admin <state>", "admin state").choices(["enabled", "disabled"]))
+    .addOption(new Option("--deletion-protection <on|off>", "refuse deletes while on").choices(["on", "off"]))
+    .option("--tag <key=value>", "replace all tags with these (repeatable)", collect)
+    .option("--clear-tags", "remove all tags")
+    .option("--expected-revision <n>", "base the change on this revision (default: the current one)", intOption("revision", 1))
+    .action(
+      action(async (ctx, cmd) => {
+        const [ref] = cmd.processedArgs as [string];
+        const o = cmd.opts<{
+          name?: string;
+          description?: string;
+          replicas?: number;
+          admin?: string;
+          deletionProtection?: string;
+          tag?: string[];
+          clearTags?: boolean;
+          expectedRevision?: number;
+        }>();
+        if (o.tag && o.clearTags) throw usageError("--tag and --clear-tags contradict each other");
+        const tenantId = await ctx.tenant();
+        const lbRef = await resolveLbRef(ctx, ref, tenantId);
+        const raw = {
+          ...(o.name !== undefined ? { name: o.name } : {}),
+          ...(o.description !== undefined ? { description: o.description } : {}),
+          ...(o.replicas !== undefined ? { replicas: o.replicas } : {}),
+          ...(o.admin ? { adminEnabled: o.admin === "enabled" } : {}),
+          ...(o.deletionProtection ? { deletionProtection: o.deletionProtection === "on" } : {}),
+          ...(o.tag ? { tags: parseTags(o.tag) } : o.clearTags ? { tags: {} } : {}),
+        };
+        const changes = updateLbInput.safeParse(raw);
+        if (!changes.success) throw invalidInput(changes.error);
+        // Only send what was asked for (a schema default must not clear the tags).
+        if (!("tags" in raw)) delete changes.data.tags;
+        if (Object.keys(raw).length === 0) throw usageError("nothing to change: pass at least one option (see --help)");
+        const expectedRevision = o.expectedRevision ?? (await ctx.call((c) => c.lb.get.query({ tenantId, lb: lbRef }))).revision;
+        const view = await ctx.call((c) => c.lb.update.mutate({ tenantId, lb: lbRef, expectedRevision, ...changes.data }));
+        ctx.out.result(view, () => ctx.out.line(`updated ${view.name} (${view.address}, revision ${view.revision})`));
       }),
     );
 

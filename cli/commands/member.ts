@@ -2,13 +2,16 @@
 // Members are addressed by natural keys only: the VIP address, the listener's protocol and port,
 // then each member's address and port. No id lookups.
 import type { Command } from "commander";
-import { addressSchema } from "../../lib/lb-schemas";
+import { addressSchema, memberSchema } from "../../lib/lb-schemas";
 import type { Context } from "../client";
 import { invalidInput, usageError } from "../errors";
 import { hostPort } from "../format";
-import { collectMembers, parsePortNumber, parseProtocol, validateMemberKeys, validateMembers, type Protocol } from "../parse";
+import { collectMembers, parseHostPort, parsePortNumber, parseProtocol, validateMemberKeys, validateMembers, type Protocol } from "../parse";
 import { membersTable } from "../views";
 import { action, expectedRevisionOption, intOption, poolOfListener, type LbView } from "./common";
+
+/** The fields `member update` may change, validated as the API does. */
+const memberUpdateSchema = memberSchema.pick({ weight: true, monitorAddress: true, monitorPort: true }).partial();
 
 interface Target {
   address: string;
@@ -145,6 +148,39 @@ export function registerMemberCommands(program: Command) {
         }),
       );
   }
+
+  withTarget(member.command("update").description("change one member's weight or monitor address/port"), "")
+    .argument("<member>", "ADDR:PORT of the member")
+    .option("--weight <w>", "weight 0–256 (0 drains)", intOption("weight"))
+    .option("--monitor-address <ip>", "probe this address instead of the member's ('none' to clear)")
+    .option("--monitor-port <port>", "probe this port instead of the member's ('none' to clear)")
+    .option("--expected-revision <n>", "base the change on this revision (default: the current one)", intOption("revision", 1))
+    .action(
+      action(async (ctx, cmd) => {
+        const [vip, proto, port, who] = cmd.processedArgs as [string, string, string, string];
+        const o = cmd.opts<{ weight?: number; monitorAddress?: string; monitorPort?: string; expectedRevision?: number }>();
+        const t = parseTarget(vip, proto, port);
+        const [key] = validateMemberKeys([parseHostPort(who)]);
+        const raw = {
+          ...(o.weight !== undefined ? { weight: o.weight } : {}),
+          ...(o.monitorAddress !== undefined ? { monitorAddress: o.monitorAddress === "none" ? null : o.monitorAddress } : {}),
+          ...(o.monitorPort !== undefined
+            ? { monitorPort: o.monitorPort === "none" ? null : parsePortNumber(o.monitorPort, "--monitor-port") }
+            : {}),
+        };
+        if (Object.keys(raw).length === 0) throw usageError("nothing to change: pass --weight, --monitor-address or --monitor-port");
+        const changes = memberUpdateSchema.safeParse(raw);
+        if (!changes.success) throw invalidInput(changes.error, "member");
+        const tenantId = await ctx.tenant();
+        const expectedRevision = o.expectedRevision ?? (await ctx.call((c) => c.lb.get.query({ tenantId, lb: t.address }))).revision;
+        // Only what was asked for: the schema's defaults (weight 100) must not reset anything.
+        const given = Object.fromEntries(Object.entries(changes.data).filter(([k]) => k in raw)) as typeof changes.data;
+        const view = await ctx.call((c) =>
+          c.poolMembers.update.mutate({ tenantId, target: t, member: key!, expectedRevision, ...given }),
+        );
+        report(ctx, view, t, `updated ${hostPort(key!.address, key!.port)}`);
+      }),
+    );
 
   withTarget(member.command("list").description("list the members of the pool behind a listener"), "")
     .action(

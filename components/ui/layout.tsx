@@ -68,7 +68,8 @@ export const roleTone: Record<string, BadgeTone> = { admin: "violet", operator: 
 /** A table that scrolls sideways on narrow screens instead of breaking the layout. */
 export function Table({ children, label }: { children: ReactNode; label: string }) {
   return (
-    <div className="overflow-x-auto">
+    // relative: visually hidden (absolute) cells stay inside the scroller, not the page.
+    <div className="relative overflow-x-auto">
       <table className="min-w-full divide-y divide-slate-200 text-sm" aria-label={label}>
         {children}
       </table>

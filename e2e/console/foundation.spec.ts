@@ -7,6 +7,7 @@ import { E2E_ADMIN } from "./settings";
 
 const SCREENS = "test-results/screens";
 const ADMIN_STATE = "test-results/.auth/admin.json";
+const OPERATOR_STATE = "test-results/.auth/operator.json";
 const operator = { name: "Olivia Ops", email: "ops@example.test", password: "operator-pass-1" };
 const viewer = { name: "Vic Viewer", email: "vic@example.test", password: "viewer-pass-22" };
 
@@ -145,6 +146,7 @@ test("sign-up checks the password as you type, then creates the account", async 
   await expect(password).toHaveAccessibleDescription(/at least 10 characters/);
   await password.fill("abcdefghijkl");
   await expect(password).toHaveAccessibleDescription("mix letters with digits or symbols");
+  await shot(page, "sign-up-weak-password");
   await password.fill(viewer.password);
   await page.getByLabel("Confirm password").fill(viewer.password + "x");
   await page.getByRole("button", { name: "Create account" }).click();
@@ -223,10 +225,7 @@ test("the platform admin adds members with roles, changes and removes one", asyn
   await page.context().close();
 });
 
-test("the operator sees only their tenant, creates an API token shown once, and reads the audit log", async ({
-  page,
-  request,
-}) => {
+test("the operator signs in and sees only their tenant, without admin actions", async ({ page }) => {
   await signIn(page, operator);
   // The only tenant: straight into it.
   await expect(page).toHaveURL(/\/t\/acme$/);
@@ -247,7 +246,15 @@ test("the operator sees only their tenant, creates an API token shown once, and 
   await expect(page.getByRole("region", { name: "Add a member" })).toHaveCount(0);
   await expect(page.getByRole("button", { name: /^Remove / })).toHaveCount(0);
   await shot(page, "tenant-members-operator");
+  await page.context().storageState({ path: OPERATOR_STATE });
+});
 
+test("the operator creates an API token shown once, revokes one, and reads their audit entries", async ({
+  browser,
+  request,
+}) => {
+  const page = await (await browser.newContext({ storageState: OPERATOR_STATE })).newPage();
+  await page.goto("/t/acme");
   // API tokens: the secret once, with a copy button.
   await page.getByRole("navigation", { name: "Main" }).getByRole("link", { name: "API tokens" }).click();
   await expect(page.getByText("No API tokens")).toBeVisible();
@@ -305,6 +312,7 @@ test("the operator sees only their tenant, creates an API token shown once, and 
   await expect(page).toHaveURL(/\/sign-in$/);
   await page.goto("/t/acme");
   await expect(page).toHaveURL(/\/sign-in\?next=%2Ft%2Facme$/);
+  await page.context().close();
 });
 
 test("the platform admin reads the tenant's audit log with before → after", async ({ browser }) => {
@@ -357,5 +365,34 @@ test("the console works at a narrow width", async ({ browser }) => {
   await expect(page).toHaveURL(/\/t\/acme\/members$/);
   await expect(page.locator("#mobile-nav")).toHaveCount(0);
   await shot(page, "narrow-members");
+
+  // No page is wider than the screen: wide tables scroll inside their card.
+  for (const [url, heading] of [
+    ["/t/acme", "Acme Payments"],
+    ["/t/acme/members", "Members"],
+    ["/t/acme/audit", "Audit log"],
+    ["/account/tokens", "API tokens"],
+    ["/admin/tenants", "Tenants"],
+    ["/admin/users", "Users"],
+  ] as const) {
+    await page.goto(url);
+    await expect(page.getByRole("heading", { name: heading, level: 1 })).toBeVisible();
+    await expect(page.getByRole("status").filter({ hasText: /Loading/ })).toHaveCount(0);
+    const layout = await page.evaluate(() => {
+      const width = document.documentElement.clientWidth;
+      const inScroller = (el: Element) => {
+        for (let p = el.parentElement; p; p = p.parentElement) if (getComputedStyle(p).overflowX === "auto") return true;
+        return false;
+      };
+      // What sticks out (outside a scroller), to make a failure easy to fix.
+      const offenders = Array.from(document.querySelectorAll("body *"))
+        .filter((el) => el.getBoundingClientRect().right > width + 1 && !inScroller(el))
+        .map((el) => `${el.tagName.toLowerCase()}.${String(el.className).slice(0, 60)}`)
+        .slice(0, 5);
+      return { width, scrollWidth: document.documentElement.scrollWidth, offenders };
+    });
+    const tooWide = layout.scrollWidth > layout.width ? layout : null;
+    expect(tooWide, `wider than the screen on ${url}`).toBeNull();
+  }
   await context.close();
 });

@@ -1,6 +1,7 @@
 import { router } from "./trpc";
 import { auditRouter, meRouter, membersRouter, tokensRouter } from "./routers/account";
 import { tenantsRouter, usersRouter } from "./routers/platform";
+import { agentsRouter } from "./routers/agents";
 import { lbRouter, listenersRouter, poolMembersRouter, poolsRouter } from "./routers/lb";
 import { azsRouter, ipPoolsRouter, nodesRouter, quotasRouter, regionsRouter } from "./routers/inventory";
 
@@ -20,6 +21,7 @@ export const appRouter = router({
   listeners: listenersRouter,
   pools: poolsRouter,
   poolMembers: poolMembersRouter,
+  agents: agentsRouter,
 });
 
 export type AppRouter = typeof appRouter;

@@ -5,7 +5,7 @@ import superjson from "superjson";
 import { ZodError, z } from "zod";
 import type { IncomingHttpHeaders } from "node:http";
 import type { Auth } from "../auth/auth";
-import type { Db } from "../db/client";
+import type { Database, Db } from "../db/client";
 import { type Actor, type DomainCtx, type Role, requireRole, resolveTenant } from "../domain/context";
 import { tenantRefSchema } from "../../lib/schemas";
 import { DomainError } from "../domain/errors";
@@ -13,6 +13,7 @@ import { authenticateToken } from "../domain/tokens";
 
 export interface ApiDeps {
   db: Db;
+  database: Database;
   auth: Auth;
   onCommitted?: (revisions: number[]) => void;
 }

@@ -18,6 +18,17 @@ export interface Database {
   /** Postgres LISTEN; with PGlite an in-process emitter gives the same semantics. */
   listen(channel: string, onPayload: (payload: string) => void): Promise<() => Promise<void>>;
   notify(channel: string, payload: string): Promise<void>;
+  /**
+   * Tries to take a session-level advisory lock on its own connection (the jobs' leader lease).
+   * Returns null when another process holds it. PGlite is single-process: always granted.
+   */
+  tryLease(key: number): Promise<Lease | null>;
+}
+
+export interface Lease {
+  /** Resolves if the lease's connection is lost (another replica may take over). */
+  lost: Promise<void>;
+  release(): Promise<void>;
 }
 
 const migrationsFolder = path.join(repoRoot, "drizzle");
@@ -45,6 +56,9 @@ async function openPglite(dataDir: string | undefined): Promise<Database> {
     },
     async notify(channel, payload) {
       await client.query("select pg_notify($1, $2)", [channel, payload]);
+    },
+    async tryLease() {
+      return { lost: new Promise<void>(() => {}), release: async () => {} };
     },
   };
 }
@@ -74,6 +88,33 @@ async function openPostgres(url: string): Promise<Database> {
     },
     async notify(channel, payload) {
       await client`select pg_notify(${channel}, ${payload})`;
+    },
+    async tryLease(key) {
+      const conn = await client.reserve();
+      const [row] = await conn<{ ok: boolean }[]>`select pg_try_advisory_lock(${key}) as ok`;
+      if (!row?.ok) {
+        conn.release();
+        return null;
+      }
+      let stop: () => void = () => {};
+      const lost = new Promise<void>((resolve) => {
+        // A cheap liveness probe on the lease's own connection: if it fails, the lock is gone.
+        const timer = setInterval(() => {
+          conn`select 1`.catch(() => {
+            clearInterval(timer);
+            resolve();
+          });
+        }, 2000);
+        stop = () => clearInterval(timer);
+      });
+      return {
+        lost,
+        async release() {
+          stop();
+          await conn`select pg_advisory_unlock(${key})`.catch(() => {});
+          conn.release();
+        },
+      };
     },
   };
 }

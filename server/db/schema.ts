@@ -228,6 +228,16 @@ export const lbNode = pgTable("lb_node", {
   stateReason: text("state_reason").notNull().default(""),
   lastHeartbeatAt: ts("last_heartbeat_at"),
   agentVersion: text("agent_version"),
+  /** SHA-256 of the node credential the agent authenticates with (null = not joined / revoked). */
+  credentialHash: text("credential_hash"),
+  /** SHA-256 of a one-time join token, exchanged by the agent for a credential. */
+  joinTokenHash: text("join_token_hash"),
+  joinTokenExpiresAt: ts("join_token_expires_at"),
+  /** Highest revision the agent reported applied, and its BGP view, from heartbeats. */
+  lastAppliedRevision: bigint("last_applied_revision", { mode: "number" }),
+  bgpPeersUp: integer("bgp_peers_up"),
+  bgpPeersTotal: integer("bgp_peers_total"),
+  advertisedCount: integer("advertised_count"),
   createdAt: createdAt(),
   updatedAt: updatedAt(),
 });
@@ -290,6 +300,7 @@ export const loadBalancer = pgTable(
   },
   (t) => [
     uniqueIndex("lb_address_idx").on(t.address),
+    index("lb_tenant_idx").on(t.tenantId),
     uniqueIndex("lb_tenant_name_idx").on(t.tenantId, t.name),
     index("lb_pool_idx").on(t.ipPoolId),
   ],
@@ -307,6 +318,8 @@ export const backendPool = pgTable(
     lbId: uuid("lb_id")
       .notNull()
       .references(() => loadBalancer.id, { onDelete: "cascade" }),
+    /** Denormalized from the load balancer: tenant-wide counts (quotas) stay single-index scans. */
+    tenantId: uuid("tenant_id").notNull(),
     name: text("name").notNull(),
     minHealthy: jsonb("min_healthy").$type<MinHealthy>().notNull().default({ kind: "count", value: 1 }),
     allDownPolicy: text("all_down_policy").$type<"withdraw" | "fail-open">().notNull().default("withdraw"),
@@ -345,6 +358,7 @@ export const listener = pgTable(
     lbId: uuid("lb_id")
       .notNull()
       .references(() => loadBalancer.id, { onDelete: "cascade" }),
+    tenantId: uuid("tenant_id").notNull(),
     name: text("name").notNull(),
     protocol: text("protocol").$type<"TCP" | "UDP">().notNull(),
     portStart: integer("port_start").notNull(),
@@ -357,7 +371,11 @@ export const listener = pgTable(
     adminEnabled: boolean("admin_enabled").notNull().default(true),
     createdAt: createdAt(),
   },
-  (t) => [uniqueIndex("listener_name_idx").on(t.lbId, t.name), index("listener_pool_idx").on(t.poolId)],
+  (t) => [
+    uniqueIndex("listener_name_idx").on(t.lbId, t.name),
+    index("listener_pool_idx").on(t.poolId),
+    index("listener_tenant_idx").on(t.tenantId),
+  ],
 );
 
 export const memberState = pgEnum("member_admin_state", ["enabled", "disabled", "draining"]);
@@ -369,6 +387,8 @@ export const member = pgTable(
     poolId: uuid("pool_id")
       .notNull()
       .references(() => backendPool.id, { onDelete: "cascade" }),
+    lbId: uuid("lb_id").notNull(),
+    tenantId: uuid("tenant_id").notNull(),
     address: text("address").notNull(),
     port: integer("port").notNull(),
     weight: integer("weight").notNull().default(100),
@@ -377,7 +397,10 @@ export const member = pgTable(
     monitorPort: integer("monitor_port"),
     createdAt: createdAt(),
   },
-  (t) => [uniqueIndex("member_key_idx").on(t.poolId, t.address, t.port)],
+  (t) => [
+    uniqueIndex("member_key_idx").on(t.poolId, t.address, t.port),
+    index("member_tenant_idx").on(t.tenantId, t.lbId),
+  ],
 );
 
 /** Where the scheduler placed each load balancer, and what each node acknowledged. */
@@ -392,10 +415,40 @@ export const placement = pgTable(
       .references(() => lbNode.id, { onDelete: "cascade" }),
     appliedRevision: bigint("applied_revision", { mode: "number" }),
     error: text("error"),
+    /** Whether the node advertises the VIP over BGP (from its last ack). */
+    advertised: boolean("advertised").notNull().default(false),
     updatedAt: updatedAt(),
   },
   (t) => [primaryKey({ columns: [t.lbId, t.nodeId] }), index("placement_node_idx").on(t.nodeId)],
 );
+
+/** The latest health verdict of each member as seen from each node (operating status rolls up from here). */
+export const memberHealth = pgTable(
+  "member_health",
+  {
+    lbId: uuid("lb_id")
+      .notNull()
+      .references(() => loadBalancer.id, { onDelete: "cascade" }),
+    nodeId: uuid("node_id")
+      .notNull()
+      .references(() => lbNode.id, { onDelete: "cascade" }),
+    poolId: uuid("pool_id").notNull(),
+    address: text("address").notNull(),
+    port: integer("port").notNull(),
+    state: text("state").$type<"up" | "down" | "unknown">().notNull(),
+    reason: text("reason").notNull().default(""),
+    since: ts("since").notNull(),
+    reportedAt: ts("reported_at").notNull().defaultNow(),
+  },
+  (t) => [primaryKey({ columns: [t.lbId, t.nodeId, t.poolId, t.address, t.port] })],
+);
+
+/** Small shared state of the background jobs (e.g. the failover circuit breaker), for every replica to show. */
+export const jobState = pgTable("job_state", {
+  key: text("key").primaryKey(),
+  value: jsonb("value").notNull(),
+  updatedAt: updatedAt(),
+});
 
 /** Creates with an idempotency key return the first result when repeated. */
 export const idempotencyKey = pgTable(

@@ -13,23 +13,35 @@ import {
 // ---------------------------------------------------------------------------------------------
 // helpers
 
-const node = (id: string, az: string, state: PlacementNodeState = "active", capacity = 1000): PlacementNode => ({
+const node = (
+  id: string,
+  az: string,
+  state: PlacementNodeState = "active",
+  capacity = 1000,
+): PlacementNode => ({
   id,
   az,
   state,
   capacity,
 });
-const vip = (id: string, replicas: number | undefined, current: string[] = []): PlacementVip => ({ id, replicas, current });
+const vip = (id: string, replicas: number | undefined, current: string[] = []): PlacementVip => ({
+  id,
+  replicas,
+  current,
+});
 
 function loads(nodes: readonly PlacementNode[], result: PlacementResult): Map<string, number> {
   const load = new Map(nodes.map((n) => [n.id, 0]));
-  for (const ids of result.assignments.values()) for (const id of ids) load.set(id, (load.get(id) ?? 0) + 1);
+  for (const ids of result.assignments.values())
+    for (const id of ids) load.set(id, (load.get(id) ?? 0) + 1);
   return load;
 }
 
 function activeSpread(nodes: readonly PlacementNode[], result: PlacementResult): number {
   const load = loads(nodes, result);
-  const active = nodes.filter((n) => n.state === "active" && n.capacity > 0).map((n) => load.get(n.id)!);
+  const active = nodes
+    .filter((n) => n.state === "active" && n.capacity > 0)
+    .map((n) => load.get(n.id)!);
   return active.length === 0 ? 0 : Math.max(...active) - Math.min(...active);
 }
 
@@ -44,7 +56,14 @@ const withCurrent = (vips: readonly PlacementVip[], result: PlacementResult): Pl
 // ---------------------------------------------------------------------------------------------
 // generators
 
-const stateArb = fc.constantFrom<PlacementNodeState>("active", "active", "active", "cordoned", "draining", "down");
+const stateArb = fc.constantFrom<PlacementNodeState>(
+  "active",
+  "active",
+  "active",
+  "cordoned",
+  "draining",
+  "down",
+);
 
 /** Any fleet: 1-4 AZs, uneven sizes, mixed states and capacities. */
 const anyFleetArb = fc
@@ -56,7 +75,9 @@ const anyFleetArb = fc
     }),
     { minLength: 0, maxLength: 14 },
   )
-  .map((specs) => specs.map((s, i) => node(`n${String(i).padStart(2, "0")}`, `az-${s.az}`, s.state, s.capacity)));
+  .map((specs) =>
+    specs.map((s, i) => node(`n${String(i).padStart(2, "0")}`, `az-${s.az}`, s.state, s.capacity)),
+  );
 
 /** VIPs with current placements drawn from the fleet's ids (and a few unknown ids). */
 const vipsArb = (nodeIds: readonly string[]): fc.Arbitrary<PlacementVip[]> =>
@@ -64,13 +85,19 @@ const vipsArb = (nodeIds: readonly string[]): fc.Arbitrary<PlacementVip[]> =>
     .array(
       fc.record({
         replicas: fc.option(fc.integer({ min: 0, max: 4 }), { nil: undefined }),
-        current: fc.subarray([...nodeIds, "gone-1", "gone-2"], { maxLength: Math.min(5, nodeIds.length + 2) }),
+        current: fc.subarray([...nodeIds, "gone-1", "gone-2"], {
+          maxLength: Math.min(5, nodeIds.length + 2),
+        }),
       }),
       { maxLength: 30 },
     )
-    .map((specs) => specs.map((s, i) => vip(`v${String(i).padStart(3, "0")}`, s.replicas, s.current)));
+    .map((specs) =>
+      specs.map((s, i) => vip(`v${String(i).padStart(3, "0")}`, s.replicas, s.current)),
+    );
 
-const anyCaseArb = anyFleetArb.chain((nodes) => vipsArb(nodes.map((n) => n.id)).map((vips) => ({ nodes, vips })));
+const anyCaseArb = anyFleetArb.chain((nodes) =>
+  vipsArb(nodes.map((n) => n.id)).map((vips) => ({ nodes, vips })),
+);
 
 /** A healthy fleet: k AZs of equal size, all active, ample capacity; fresh VIPs. */
 const evenFleetCaseArb = fc
@@ -81,7 +108,8 @@ const evenFleetCaseArb = fc
   })
   .map(({ azCount, perAz, replicas }) => {
     const nodes: PlacementNode[] = [];
-    for (let a = 0; a < azCount; a++) for (let i = 0; i < perAz; i++) nodes.push(node(`az${a}-n${i}`, `az-${a}`));
+    for (let a = 0; a < azCount; a++)
+      for (let i = 0; i < perAz; i++) nodes.push(node(`az${a}-n${i}`, `az-${a}`));
     const vips = replicas.map((r, i) => vip(`v${String(i).padStart(3, "0")}`, r));
     return { nodes, vips };
   });
@@ -112,7 +140,8 @@ describe("place: invariants on any fleet", () => {
             expect(byId.get(id)?.state).toBe("active");
           }
         }
-        for (const [id, count] of loads(nodes, result)) expect(count).toBeLessThanOrEqual(byId.get(id)!.capacity);
+        for (const [id, count] of loads(nodes, result))
+          expect(count).toBeLessThanOrEqual(byId.get(id)!.capacity);
       }),
       { numRuns: 300 },
     );
@@ -128,10 +157,13 @@ describe("place: invariants on any fleet", () => {
           const ids = result.assignments.get(v.id)!;
           const want = v.replicas ?? DEFAULT_REPLICAS;
           if (ids.length < want) {
-            expect(short.get(v.id)).toMatch(new RegExp(`placed ${ids.length} of ${want} replicas: .+`));
+            expect(short.get(v.id)).toMatch(
+              new RegExp(`placed ${ids.length} of ${want} replicas: .+`),
+            );
             // Maximal: every eligible node without this VIP is full.
             for (const n of nodes) {
-              if (n.state === "active" && !ids.includes(n.id)) expect(load.get(n.id)).toBeGreaterThanOrEqual(n.capacity);
+              if (n.state === "active" && !ids.includes(n.id))
+                expect(load.get(n.id)).toBeGreaterThanOrEqual(n.capacity);
             }
           } else {
             expect(short.has(v.id)).toBe(false);
@@ -146,7 +178,9 @@ describe("place: invariants on any fleet", () => {
     fc.assert(
       fc.property(anyCaseArb, ({ nodes, vips }) => {
         const result = place(nodes, vips);
-        const eligibleAzs = new Set(nodes.filter((n) => n.state === "active" && n.capacity > 0).map((n) => n.az));
+        const eligibleAzs = new Set(
+          nodes.filter((n) => n.state === "active" && n.capacity > 0).map((n) => n.az),
+        );
         const flagged = new Set(result.spreadShortfall.map((s) => s.vipId));
         for (const v of vips) {
           const ids = result.assignments.get(v.id)!;
@@ -163,7 +197,12 @@ describe("place: invariants on any fleet", () => {
 
   it("is deterministic: the same input in any order gives the same output", () => {
     const arb = anyCaseArb.chain(({ nodes, vips }) =>
-      fc.record({ nodes: fc.constant(nodes), vips: fc.constant(vips), n2: shuffledArb(nodes), v2: shuffledArb(vips) }),
+      fc.record({
+        nodes: fc.constant(nodes),
+        vips: fc.constant(vips),
+        n2: shuffledArb(nodes),
+        v2: shuffledArb(vips),
+      }),
     );
     fc.assert(
       fc.property(arb, ({ nodes, vips, n2, v2 }) => {
@@ -211,7 +250,9 @@ describe("place: a fresh placement on an even, healthy fleet", () => {
   });
 
   it("moves only the lost node's VIPs (plus a bounded rebalance) when one node goes down", () => {
-    const arb = evenFleetCaseArb.chain((c) => fc.record({ c: fc.constant(c), lost: fc.nat({ max: c.nodes.length - 1 }) }));
+    const arb = evenFleetCaseArb.chain((c) =>
+      fc.record({ c: fc.constant(c), lost: fc.nat({ max: c.nodes.length - 1 }) }),
+    );
     fc.assert(
       fc.property(arb, ({ c: { nodes, vips }, lost }) => {
         const before = place(nodes, vips);
@@ -249,7 +290,13 @@ describe("place: a fresh placement on an even, healthy fleet", () => {
 // examples: behaviour an operator would notice
 
 describe("place: examples", () => {
-  const fleet = [node("a1", "a"), node("a2", "a"), node("b1", "b"), node("b2", "b"), node("c1", "c")];
+  const fleet = [
+    node("a1", "a"),
+    node("a2", "a"),
+    node("b1", "b"),
+    node("b2", "b"),
+    node("c1", "c"),
+  ];
 
   it("defaults to 2 replicas in 2 AZs", () => {
     const r = place(fleet, [vip("v1", undefined)]);
@@ -282,7 +329,9 @@ describe("place: examples", () => {
     const nodes = [node("a1", "a"), node("b1", "b", "cordoned")];
     const r = place(nodes, [vip("v1", 3)]);
     expect(r.assignments.get("v1")).toEqual(["a1"]);
-    expect(r.unplaced).toEqual([{ vipId: "v1", reason: "placed 1 of 3 replicas: only 1 eligible (active) node(s)" }]);
+    expect(r.unplaced).toEqual([
+      { vipId: "v1", reason: "placed 1 of 3 replicas: only 1 eligible (active) node(s)" },
+    ]);
 
     const none = place([node("a1", "a", "down")], [vip("v1", 2, ["a1"])]);
     expect(none.assignments.get("v1")).toEqual([]);
@@ -293,7 +342,8 @@ describe("place: examples", () => {
   it("under scarce capacity gives every VIP its first replica before any VIP its second", () => {
     const nodes = [node("a1", "a", "active", 2), node("b1", "b", "active", 2)];
     const r = place(nodes, [vip("v1", 2), vip("v2", 2), vip("v3", 2)]);
-    for (const id of ["v1", "v2", "v3"]) expect(r.assignments.get(id)!.length).toBeGreaterThanOrEqual(1);
+    for (const id of ["v1", "v2", "v3"])
+      expect(r.assignments.get(id)!.length).toBeGreaterThanOrEqual(1);
     // 4 slots for 6 wanted replicas: v1 gets both, v2 and v3 one each.
     expect(r.unplaced).toEqual([
       { vipId: "v2", reason: "placed 1 of 2 replicas: the other eligible nodes are at capacity" },
@@ -333,7 +383,8 @@ describe("place: examples", () => {
   it("rejects malformed input with a clear error", () => {
     expect(() => place([node("a", "x"), node("a", "y")], [])).toThrow(/duplicate node id "a"/);
     expect(() => place([], [vip("v", 1), vip("v", 1)])).toThrow(/duplicate VIP id "v"/);
-    expect(() => place([], [vip("v", -1)])).toThrow(/replicas must be an integer >= 0/);
+    expect(() => place([], [vip("v", -1)])).toThrow(/replicas must be an integer from 0 to 1024/);
+    expect(() => place([], [vip("v", 2 ** 32)])).toThrow(/replicas must be an integer/);
     expect(() => place([node("a", "x", "active", -1)], [])).toThrow(/capacity/);
     expect(() => place([], [], { maxImbalance: 0 })).toThrow(/maxImbalance/);
   });
@@ -352,7 +403,9 @@ describe("shouldSuspendFailover", () => {
   it("suspends when too large a share goes silent at once, and says why", () => {
     const d = shouldSuspendFailover(300, 91);
     expect(d.suspend).toBe(true);
-    expect(d.reason).toMatch(/91 of 300 nodes went silent \(30\.3% > 30%\).*suspect the control plane/);
+    expect(d.reason).toMatch(
+      /91 of 300 nodes went silent \(30\.3% > 30%\).*suspect the control plane/,
+    );
     expect(shouldSuspendFailover(3, 2).suspend).toBe(true);
     expect(shouldSuspendFailover(10, 5, { maxSilentFraction: 0.5 }).suspend).toBe(false);
   });

@@ -10,7 +10,8 @@
 //     round-robin: every VIP gets its first replica before any VIP gets its second.
 //  3. AZ spread first: a new replica goes to the AZ holding the fewest of that VIP's replicas.
 //     Hard minimum: a VIP with >= 2 replicas spans >= 2 AZs whenever >= 2 AZs have a node with room.
-//  4. Then balance: among nodes of that AZ, the node with the fewest VIPs (ties: lowest id).
+//  4. Then balance: the node with the fewest VIPs; ties go to the AZ carrying fewer VIPs per
+//     eligible node (so AZs fill evenly), then to the lowest node id.
 //  5. Sticky: a current placement is kept while it is valid (eligible node, within capacity and
 //     replicas, hard AZ minimum met). Invalid replicas are re-placed; valid ones stay.
 //
@@ -69,6 +70,7 @@ export interface PlacementOptions {
 }
 
 export const DEFAULT_REPLICAS = 2;
+export const MAX_REPLICAS = 1024;
 
 /**
  * Min-heap of node indices keyed by (load, index), with positions tracked so a node's key can be
@@ -175,7 +177,8 @@ class NodeHeap {
   }
 }
 
-const byId = <T extends { id: string }>(a: T, b: T): number => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
+const byId = <T extends { id: string }>(a: T, b: T): number =>
+  a.id < b.id ? -1 : a.id > b.id ? 1 : 0;
 const ascending = (a: number, b: number): number => a - b;
 
 function assertUniqueIds(items: readonly { id: string }[], what: string): void {
@@ -199,13 +202,17 @@ export function place(
   assertUniqueIds(vips, "VIP");
   for (const n of nodes) {
     if (!(n.capacity >= 0) || (Number.isFinite(n.capacity) && !Number.isInteger(n.capacity))) {
-      throw new RangeError(`placement: node "${n.id}" capacity must be an integer >= 0 or Infinity`);
+      throw new RangeError(
+        `placement: node "${n.id}" capacity must be an integer >= 0 or Infinity`,
+      );
     }
   }
   for (const v of vips) {
     const r = v.replicas ?? DEFAULT_REPLICAS;
-    if (!Number.isInteger(r) || r < 0) {
-      throw new RangeError(`placement: VIP "${v.id}" replicas must be an integer >= 0, got ${r}`);
+    if (!Number.isInteger(r) || r < 0 || r > MAX_REPLICAS) {
+      throw new RangeError(
+        `placement: VIP "${v.id}" replicas must be an integer from 0 to ${MAX_REPLICAS}, got ${r}`,
+      );
     }
   }
   return new Placer(nodes, vips, maxImbalance).run();
@@ -243,7 +250,9 @@ class Placer {
     const azIndex = new Map(this.azNames.map((a, i) => [a, i]));
     this.azOf = Int32Array.from(this.nodes, (n) => azIndex.get(n.az)!);
     this.capacity = Float64Array.from(this.nodes, (n) => n.capacity);
-    this.eligible = Uint8Array.from(this.nodes, (n) => (n.state === "active" && n.capacity > 0 ? 1 : 0));
+    this.eligible = Uint8Array.from(this.nodes, (n) =>
+      n.state === "active" && n.capacity > 0 ? 1 : 0,
+    );
     this.eligibleCount = this.eligible.reduce((sum, e) => sum + e, 0);
     const eligibleAzs = new Set<number>();
     for (let n = 0; n < nodeCount; n++) if (this.eligible[n]) eligibleAzs.add(this.azOf[n]!);
@@ -257,13 +266,15 @@ class Placer {
     this.scratchAzCounts = new Int32Array(this.azNames.length);
     this.azLoad = new Float64Array(this.azNames.length);
     this.azEligibleNodes = new Float64Array(this.azNames.length);
-    for (let n = 0; n < nodeCount; n++) if (this.eligible[n]) this.azEligibleNodes[this.azOf[n]!]!++;
+    for (let n = 0; n < nodeCount; n++)
+      if (this.eligible[n]) this.azEligibleNodes[this.azOf[n]!]!++;
   }
 
   run(): PlacementResult {
     this.keepCurrent();
     for (let n = 0; n < this.nodes.length; n++) this.azLoad[this.azOf[n]!]! += this.load[n]!;
-    for (let n = 0; n < this.nodes.length; n++) if (this.hasRoom(n)) this.heaps[this.azOf[n]!]!.insert(n);
+    for (let n = 0; n < this.nodes.length; n++)
+      if (this.hasRoom(n)) this.heaps[this.azOf[n]!]!.insert(n);
     this.spreadRepair();
     this.fill();
     // Rebalancing can free room that lets a spread repair or a short VIP proceed, so repeat until
@@ -318,7 +329,11 @@ class Placer {
         for (const n of assigned[v]!) {
           const cn = counts[azOf[n]!]!;
           const cd = drop < 0 ? -1 : counts[azOf[drop]!]!;
-          if (drop < 0 || cn > cd || (cn === cd && (load[n]! > load[drop]! || (load[n]! === load[drop]! && n > drop)))) {
+          if (
+            drop < 0 ||
+            cn > cd ||
+            (cn === cd && (load[n]! > load[drop]! || (load[n]! === load[drop]! && n > drop)))
+          ) {
             drop = n;
           }
         }
@@ -411,7 +426,11 @@ class Placer {
       if (target < 0) continue;
       let source = mine[0]!;
       for (const n of mine) {
-        if (this.load[n]! > this.load[source]! || (this.load[n]! === this.load[source]! && n > source)) source = n;
+        if (
+          this.load[n]! > this.load[source]! ||
+          (this.load[n]! === this.load[source]! && n > source)
+        )
+          source = n;
       }
       this.removeReplica(v, source);
       this.addReplica(v, target);
@@ -461,11 +480,13 @@ class Placer {
       if (maxLoad - minLoad <= this.maxImbalance) break;
       if (!vipsOn) {
         vipsOn = Array.from({ length: this.nodes.length }, () => new Set<number>());
-        for (let v = 0; v < this.vips.length; v++) for (const n of this.assigned[v]!) vipsOn[n]!.add(v);
+        for (let v = 0; v < this.vips.length; v++)
+          for (const n of this.assigned[v]!) vipsOn[n]!.add(v);
       }
       const sources = eligibleNodes.filter((n) => load[n] === maxLoad);
       const targets = eligibleNodes.filter((n) => load[n] === minLoad && this.hasRoom(n));
-      if (!this.moveOne(sources, targets, vipsOn) && !this.moveAlongPath(sources, maxLoad, vipsOn)) break;
+      if (!this.moveOne(sources, targets, vipsOn) && !this.moveAlongPath(sources, maxLoad, vipsOn))
+        break;
       changed = true;
     }
     return changed;
@@ -595,7 +616,8 @@ class Placer {
       moved += current.size - kept;
 
       const want = this.replicas[v]!;
-      if (ids.length < want) unplaced.push({ vipId: vip.id, reason: this.shortfallReason(want, ids.length) });
+      if (ids.length < want)
+        unplaced.push({ vipId: vip.id, reason: this.shortfallReason(want, ids.length) });
       if (ids.length >= 2 && this.eligibleAzCount >= 2 && this.distinctAzs(v) < 2) {
         spreadShortfall.push({
           vipId: vip.id,
@@ -614,7 +636,8 @@ class Placer {
     if (this.eligibleCount === 0) {
       return `${head}: no eligible node (every node is cordoned, draining, down or has capacity 0)`;
     }
-    if (this.eligibleCount < want) return `${head}: only ${this.eligibleCount} eligible (active) node(s)`;
+    if (this.eligibleCount < want)
+      return `${head}: only ${this.eligibleCount} eligible (active) node(s)`;
     return `${head}: the other eligible nodes are at capacity`;
   }
 }
@@ -649,17 +672,22 @@ export function shouldSuspendFailover(
 ): FailoverDecision {
   const fraction = opts.maxSilentFraction ?? 0.3;
   const alwaysAllow = opts.alwaysAllowSilent ?? 1;
-  if (!Number.isInteger(totalNodes) || totalNodes < 0) throw new RangeError("totalNodes must be an integer >= 0");
+  if (!Number.isInteger(totalNodes) || totalNodes < 0)
+    throw new RangeError("totalNodes must be an integer >= 0");
   if (!Number.isInteger(silentNodes) || silentNodes < 0 || silentNodes > totalNodes) {
     throw new RangeError("silentNodes must be an integer between 0 and totalNodes");
   }
-  if (!(fraction >= 0 && fraction <= 1)) throw new RangeError("maxSilentFraction must be within [0, 1]");
+  if (!(fraction >= 0 && fraction <= 1))
+    throw new RangeError("maxSilentFraction must be within [0, 1]");
 
   if (silentNodes === 0) return { suspend: false, reason: "no silent nodes" };
   const share = silentNodes / totalNodes;
   const pct = (x: number): string => `${Math.round(x * 1000) / 10}%`;
   if (silentNodes <= alwaysAllow) {
-    return { suspend: false, reason: `${silentNodes} of ${totalNodes} nodes silent: within the ${alwaysAllow} always allowed` };
+    return {
+      suspend: false,
+      reason: `${silentNodes} of ${totalNodes} nodes silent: within the ${alwaysAllow} always allowed`,
+    };
   }
   if (opts.maxSilentNodes !== undefined && silentNodes > opts.maxSilentNodes) {
     return {
@@ -673,5 +701,8 @@ export function shouldSuspendFailover(
       reason: `${silentNodes} of ${totalNodes} nodes went silent (${pct(share)} > ${pct(fraction)}): failover suspended, suspect the control plane's view`,
     };
   }
-  return { suspend: false, reason: `${silentNodes} of ${totalNodes} nodes silent (${pct(share)} <= ${pct(fraction)})` };
+  return {
+    suspend: false,
+    reason: `${silentNodes} of ${totalNodes} nodes silent (${pct(share)} <= ${pct(fraction)})`,
+  };
 }

@@ -32,7 +32,7 @@ export async function openWorld(): Promise<World> {
     allowSignUp: true,
     onUserCreated: (u) => auditSignUp(database.db, auth!, u),
   });
-  const deps = { db: database.db, auth };
+  const deps = { db: database.db, database, auth };
   const callerFor = (actor: Actor | null, authError?: string) =>
     createCaller({ deps, actor, authError: authError ?? null } satisfies ApiContext);
   const systemCtx = { db: database.db, auth, actor: SYSTEM_ACTOR };

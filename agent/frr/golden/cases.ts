@@ -46,7 +46,12 @@ export const GOLDEN_CASES: Record<string, FrrConfigInput> = {
       { address: "198.18.1.2", remoteAsn: 65011, description: "lb-a1" },
       { address: "2001:db8:3::2", remoteAsn: 65013, description: "lb-c1 v6" },
       // One session carrying both families (IPv6 prefixes over an IPv4 session).
-      { address: "198.18.2.2", remoteAsn: 65012, description: "lb-b1", addressFamilies: ["ipv6", "ipv4"] },
+      {
+        address: "198.18.2.2",
+        remoteAsn: 65012,
+        description: "lb-b1",
+        addressFamilies: ["ipv6", "ipv4"],
+      },
     ],
     vips: [],
     keepaliveSeconds: 1,
@@ -55,6 +60,17 @@ export const GOLDEN_CASES: Record<string, FrrConfigInput> = {
     maximumPaths: 8,
     importRoutes: true,
     ipForwarding: true,
+  },
+  "redistribute-static": {
+    hostname: "lb-e1",
+    routerId: "198.18.5.15",
+    localAsn: 65005,
+    neighbors: [
+      { address: "198.18.5.1", remoteAsn: 65000 },
+      { address: "2001:db8:5::1", remoteAsn: 65000 },
+    ],
+    vips: ["198.19.0.51", "2001:db8:ff::51", "198.19.0.50"],
+    advertiseVia: "redistribute-static",
   },
   "isolated-node": {
     hostname: "lb-d1",

@@ -32,8 +32,21 @@ import {
   listRegions,
   updateRegion,
 } from "../../domain/inventory/regions";
-import { createNode, deleteNode, getNode, listNodes, setNodeState, updateNode } from "../../domain/inventory/nodes";
-import { createIpPool, deleteIpPool, getIpPool, listIpPools, updateIpPool } from "../../domain/inventory/ip-pools";
+import {
+  createNode,
+  deleteNode,
+  getNode,
+  listNodes,
+  setNodeState,
+  updateNode,
+} from "../../domain/inventory/nodes";
+import {
+  createIpPool,
+  deleteIpPool,
+  getIpPool,
+  listIpPools,
+  updateIpPool,
+} from "../../domain/inventory/ip-pools";
 import { getTenantQuota, listQuotas, resetQuota, setQuota } from "../../domain/inventory/quotas";
 import { platformProcedure, router, tenantProcedure } from "../trpc";
 
@@ -57,7 +70,11 @@ export const azOut = z.object({
   createdAt: z.date(),
 });
 
-export const bgpPeerOut = z.object({ address: z.string(), asn: z.number(), description: z.string().optional() });
+export const bgpPeerOut = z.object({
+  address: z.string(),
+  asn: z.number(),
+  description: z.string().optional(),
+});
 
 export const nodeOut = z.object({
   id: z.string(),

@@ -1,12 +1,19 @@
 // VIP address allocation, run inside the load-balancer verb's transaction. The ip_pool row is
 // locked (select … for update) while an address is picked, so concurrent creates in one pool are
 // serialized; the unique index lb_address_idx stays the final guard.
-import { asc, eq } from "drizzle-orm";
+import { asc, count, eq, sql } from "drizzle-orm";
 import type { Tx } from "../../db/client";
 import { ipPool, loadBalancer, region } from "../../db/schema";
-import { type ParsedCidr, addressText, cidrContains, parseAddress, parseCidr, usableRange } from "../../../lib/ip";
+import {
+  type ParsedCidr,
+  addressText,
+  cidrContains,
+  parseAddress,
+  parseCidr,
+  usableRange,
+} from "../../../lib/ip";
 import { DomainError, badField, conflict } from "../errors";
-import { findIpPool, findRegion } from "./refs";
+import { findRegion, isUuid } from "./refs";
 
 export interface AllocateVipInput {
   tenantId: string;
@@ -28,7 +35,8 @@ export interface AllocatedVip {
 
 type PoolRow = typeof ipPool.$inferSelect;
 
-const usableBy = (p: PoolRow, tenantId: string) => p.tenantIds.length === 0 || p.tenantIds.includes(tenantId);
+const usableBy = (p: PoolRow, tenantId: string) =>
+  p.tenantIds.length === 0 || p.tenantIds.includes(tenantId);
 const inRegionText = (r: { name: string } | undefined) => (r ? ` in region ${r.name}` : "");
 
 /**
@@ -41,32 +49,56 @@ export async function allocateVipAddress(tx: Tx, input: AllocateVipInput): Promi
   const reg = input.regionId ? await findRegion(tx, input.regionId, "regionId") : undefined;
 
   let pools: PoolRow[];
+  const lockedIds = new Set<string>();
   if (input.ipPoolId) {
-    const p = await findIpPool(tx, input.ipPoolId, "ipPoolId");
+    // Locked right away: the allocation lock, taken in the same query as the lookup.
+    const [p] = await tx
+      .select()
+      .from(ipPool)
+      .where(
+        isUuid(input.ipPoolId) ? eq(ipPool.id, input.ipPoolId) : eq(ipPool.name, input.ipPoolId),
+      )
+      .for("update");
+    if (!p) throw badField("ipPoolId", `no IP pool "${input.ipPoolId}"`);
     if (p.family !== family) {
-      throw badField("family", `IP pool ${p.name} holds IPv${p.family} addresses, not IPv${family}`);
+      throw badField(
+        "family",
+        `IP pool ${p.name} holds IPv${p.family} addresses, not IPv${family}`,
+      );
     }
-    if (reg && p.regionId !== reg.id) throw badField("ipPoolId", `IP pool ${p.name} is not in region ${reg.name}`);
-    if (!usableBy(p, tenantId)) throw badField("ipPoolId", `IP pool ${p.name} is not available to this tenant`);
+    if (reg && p.regionId !== reg.id)
+      throw badField("ipPoolId", `IP pool ${p.name} is not in region ${reg.name}`);
+    if (!usableBy(p, tenantId))
+      throw badField("ipPoolId", `IP pool ${p.name} is not available to this tenant`);
     pools = [p];
+    lockedIds.add(p.id);
   } else {
-    pools = await tx.select().from(ipPool).where(eq(ipPool.family, family)).orderBy(asc(ipPool.name));
+    pools = await tx
+      .select()
+      .from(ipPool)
+      .where(eq(ipPool.family, family))
+      .orderBy(asc(ipPool.name));
   }
 
-  if (input.requested !== undefined) return allocateRequested(tx, input, pools, reg);
+  if (input.requested !== undefined) return allocateRequested(tx, input, pools, reg, lockedIds);
 
   const candidates = pools.filter((p) => usableBy(p, tenantId) && (!reg || p.regionId === reg.id));
   if (candidates.length === 0) {
-    throw badField("family", `no IPv${family} pool${inRegionText(reg)} is available to this tenant`);
+    throw badField(
+      "family",
+      `no IPv${family} pool${inRegionText(reg)} is available to this tenant`,
+    );
   }
   const exhausted: string[] = [];
   // Pools are tried (and locked) in name order, so concurrent allocations never deadlock.
   for (const p of candidates) {
-    const locked = await lockPool(tx, p.id);
+    const locked = lockedIds.has(p.id) ? p : await lockPool(tx, p.id);
     const cidr = parseCidr(locked.cidr)!;
     const pick = await firstFreeAddress(tx, locked.id, cidr);
     if (pick.address !== null) return { ipPoolId: locked.id, address: pick.address, family };
-    exhausted.push(`IP pool ${locked.name} is exhausted (${pick.used} of ${pick.usable} addresses in use)`);
+    exhausted.push(
+      `IP pool ${locked.name} is exhausted (${pick.used} of ${pick.usable} addresses in use)`,
+    );
   }
   const field = input.ipPoolId ? "ipPoolId" : "family";
   if (exhausted.length === 1) throw conflict(exhausted[0]!, field);
@@ -81,12 +113,16 @@ async function allocateRequested(
   input: AllocateVipInput,
   pools: PoolRow[],
   reg: { id: string; name: string } | undefined,
+  lockedIds: Set<string>,
 ): Promise<AllocatedVip> {
   const requested = input.requested!;
   const a = parseAddress(requested);
   if (!a) throw badField("address", `"${requested}" is not a valid IP address`);
   if (a.family !== input.family) {
-    throw badField("address", `${a.text} is an IPv${a.family} address, but IPv${input.family} was asked for`);
+    throw badField(
+      "address",
+      `${a.text} is an IPv${a.family} address, but IPv${input.family} was asked for`,
+    );
   }
   const pool = pools.find((p) => cidrContains(parseCidr(p.cidr)!, a));
   if (!pool) {
@@ -97,13 +133,19 @@ async function allocateRequested(
     throw badField("address", `${a.text} is not in any IP pool`);
   }
   if (reg && pool.regionId !== reg.id) {
-    const [other] = await tx.select({ name: region.name }).from(region).where(eq(region.id, pool.regionId));
+    const [other] = await tx
+      .select({ name: region.name })
+      .from(region)
+      .where(eq(region.id, pool.regionId));
     throw badField("address", `${a.text} belongs to region ${other?.name ?? "?"}, not ${reg.name}`);
   }
   if (!usableBy(pool, input.tenantId)) {
-    throw badField("address", `${a.text} is in IP pool ${pool.name}, which is not available to this tenant`);
+    throw badField(
+      "address",
+      `${a.text} is in IP pool ${pool.name}, which is not available to this tenant`,
+    );
   }
-  const locked = await lockPool(tx, pool.id);
+  const locked = lockedIds.has(pool.id) ? pool : await lockPool(tx, pool.id);
   const cidr = parseCidr(locked.cidr)!;
   const range = usableRange(cidr);
   if (a.value < range.first || a.value > range.last) {
@@ -125,13 +167,18 @@ async function allocateRequested(
 async function lockPool(tx: Tx, id: string): Promise<PoolRow> {
   const [row] = await tx.select().from(ipPool).where(eq(ipPool.id, id)).for("update");
   // Deleted between the listing and the lock: the caller retries like any conflict.
-  if (!row) throw new DomainError("CONFLICT", "the IP pool was deleted meanwhile; try again", { ipPoolId: ["deleted"] });
+  if (!row)
+    throw new DomainError("CONFLICT", "the IP pool was deleted meanwhile; try again", {
+      ipPoolId: ["deleted"],
+    });
   return row;
 }
 
 /**
- * The lowest usable address no load balancer holds. Reads only the pool's used addresses and
- * walks them as integers: O(used) per allocation, whatever the pool's size.
+ * The lowest usable address no load balancer holds, found by the database: candidates are the
+ * first usable address and each used address + 1, minus the used ones (a hashed anti-join), so
+ * one row comes back whatever the pool's size. Runs after lockPool() in its own statement, so it
+ * sees every allocation committed before the lock was granted.
  */
 async function firstFreeAddress(
   tx: Tx,
@@ -139,17 +186,32 @@ async function firstFreeAddress(
   cidr: ParsedCidr,
 ): Promise<{ address: string | null; used: bigint; usable: bigint }> {
   const range = usableRange(cidr);
-  const rows = await tx
-    .select({ address: loadBalancer.address })
+  const first = addressText(range.first, cidr.family);
+  const last = addressText(range.last, cidr.family);
+  const [row] = await tx
+    .select({
+      free: sql<string | null>`(
+        select host(c.a) from (
+          select ${first}::inet as a
+          union all
+          select address::inet + 1 from load_balancer where ip_pool_id = ${poolId}
+        ) c
+        where c.a between ${first}::inet and ${last}::inet
+          and c.a not in (select address::inet from load_balancer where ip_pool_id = ${poolId})
+        order by c.a
+        limit 1
+      )`,
+    })
+    .from(ipPool)
+    .where(eq(ipPool.id, poolId));
+  if (row?.free) {
+    // Re-canonicalize: PostgreSQL's IPv6 text form is not guaranteed to be RFC 5952's.
+    return { address: parseAddress(row.free)!.text, used: 0n, usable: range.count };
+  }
+  // Exhausted: count for the message.
+  const [c] = await tx
+    .select({ n: count() })
     .from(loadBalancer)
     .where(eq(loadBalancer.ipPoolId, poolId));
-  const used = new Set<bigint>();
-  for (const r of rows) {
-    const v = parseAddress(r.address)?.value;
-    if (v !== undefined && v >= range.first && v <= range.last) used.add(v);
-  }
-  if (BigInt(used.size) >= range.count) return { address: null, used: BigInt(used.size), usable: range.count };
-  let v = range.first;
-  while (used.has(v)) v++;
-  return { address: addressText(v, cidr.family), used: BigInt(used.size), usable: range.count };
+  return { address: null, used: BigInt(c?.n ?? 0), usable: range.count };
 }

@@ -4,7 +4,15 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { TRPCError } from "@trpc/server";
 import { and, eq, sql } from "drizzle-orm";
 import { openWorld, type Caller, type World } from "../../testing/world";
-import { auditLog, backendPool, lbNode, listener, loadBalancer, member, placement } from "../../db/schema";
+import {
+  auditLog,
+  backendPool,
+  lbNode,
+  listener,
+  loadBalancer,
+  member,
+  placement,
+} from "../../db/schema";
 import { appRouter } from "../../api/root";
 import { DEFAULT_QUOTA, getQuota } from "./quotas";
 
@@ -29,28 +37,51 @@ async function expectCode(p: Promise<unknown>, code: TRPCError["code"], message?
 
 /** The field errors the client receives (zod issues or the domain error's fields). */
 function fieldErrors(e: TRPCError): Record<string, string[]> {
-  const cause = e.cause as { fieldErrors?: Record<string, string[]>; issues?: { path: PropertyKey[]; message: string }[] };
+  const cause = e.cause as {
+    fieldErrors?: Record<string, string[]>;
+    issues?: { path: PropertyKey[]; message: string }[];
+  };
   if (cause?.fieldErrors) return cause.fieldErrors;
   const out: Record<string, string[]> = {};
   for (const i of cause?.issues ?? []) (out[i.path.map(String).join(".")] ??= []).push(i.message);
   return out;
 }
 
-async function expectFieldError(p: Promise<unknown>, code: TRPCError["code"], field: string, message?: RegExp) {
+async function expectFieldError(
+  p: Promise<unknown>,
+  code: TRPCError["code"],
+  field: string,
+  message?: RegExp,
+) {
   const e = await expectCode(p, code, message);
   expect(Object.keys(fieldErrors(e)), e.message).toContain(field);
   return e;
 }
 
-const auditCount = async () => (await w.database.db.select({ n: sql<number>`count(*)::int` }).from(auditLog))[0]!.n;
+const auditCount = async () =>
+  (await w.database.db.select({ n: sql<number>`count(*)::int` }).from(auditLog))[0]!.n;
 const lastAudit = async () =>
-  (await w.database.db.select().from(auditLog).orderBy(sql`${auditLog.id} desc`).limit(1))[0]!;
+  (
+    await w.database.db
+      .select()
+      .from(auditLog)
+      .orderBy(sql`${auditLog.id} desc`)
+      .limit(1)
+  )[0]!;
 
 /** Load balancer rows written directly (the load-balancer verbs are another module). */
 async function insertLb(tenantId: string, ipPoolId: string, address: string, family: 4 | 6 = 4) {
   const [row] = await w.database.db
     .insert(loadBalancer)
-    .values({ tenantId, name: `vip-${address}`, address, family, ipPoolId, revision: 1, createdRevision: 1 })
+    .values({
+      tenantId,
+      name: `vip-${address}`,
+      address,
+      family,
+      ipPoolId,
+      revision: 1,
+      createdRevision: 1,
+    })
     .returning();
   return row!;
 }
@@ -58,15 +89,29 @@ async function insertLb(tenantId: string, ipPoolId: string, address: string, fam
 describe("regions and availability zones", () => {
   it("creates, lists, updates regions; every change audited with a revision", async () => {
     const r = await w.admin.regions.create({ name: "eu-west-1", description: "Frankfurt" });
-    expect(r).toMatchObject({ name: "eu-west-1", description: "Frankfurt", azCount: 0, ipPoolCount: 0 });
+    expect(r).toMatchObject({
+      name: "eu-west-1",
+      description: "Frankfurt",
+      azCount: 0,
+      ipPoolCount: 0,
+    });
     const a = await lastAudit();
-    expect(a).toMatchObject({ action: "region.create", entityType: "region", entityId: r.id, actorLabel: "root@example.test" });
+    expect(a).toMatchObject({
+      action: "region.create",
+      entityType: "region",
+      entityId: r.id,
+      actorLabel: "root@example.test",
+    });
     expect(a.revision).toBeGreaterThan(0);
 
     await w.admin.regions.create({ name: "us-east-1" });
     expect((await w.admin.regions.list()).map((x) => x.name)).toEqual(["eu-west-1", "us-east-1"]);
 
-    const renamed = await w.admin.regions.update({ regionId: "us-east-1", name: "us-east-2", description: "Ohio" });
+    const renamed = await w.admin.regions.update({
+      regionId: "us-east-1",
+      name: "us-east-2",
+      description: "Ohio",
+    });
     expect(renamed).toMatchObject({ name: "us-east-2", description: "Ohio" });
     expect(await lastAudit()).toMatchObject({
       action: "region.update",
@@ -78,14 +123,47 @@ describe("regions and availability zones", () => {
 
   it("refuses duplicate and malformed names with field errors, changing nothing", async () => {
     const before = await auditCount();
-    await expectFieldError(w.admin.regions.create({ name: "eu-west-1" }), "CONFLICT", "name", /already exists/);
+    await expectFieldError(
+      w.admin.regions.create({ name: "eu-west-1" }),
+      "CONFLICT",
+      "name",
+      /already exists/,
+    );
     await expectFieldError(w.admin.regions.create({ name: "EU West" }), "BAD_REQUEST", "name");
     await expectFieldError(w.admin.regions.create({ name: "" }), "BAD_REQUEST", "name");
-    await expectFieldError(w.admin.regions.update({ regionId: "us-east-2", name: "eu-west-1" }), "CONFLICT", "name");
-    await expectFieldError(w.admin.regions.update({ regionId: "us-east-2" }), "BAD_REQUEST", "name", /nothing to change/);
-    await expectCode(w.admin.regions.update({ regionId: "nowhere", name: "x" }), "NOT_FOUND", /region "nowhere"/);
+    await expectFieldError(
+      w.admin.regions.update({ regionId: "us-east-2", name: "eu-west-1" }),
+      "CONFLICT",
+      "name",
+    );
+    await expectFieldError(
+      w.admin.regions.update({ regionId: "us-east-2" }),
+      "BAD_REQUEST",
+      "name",
+      /nothing to change/,
+    );
+    await expectCode(
+      w.admin.regions.update({ regionId: "nowhere", name: "x" }),
+      "NOT_FOUND",
+      /region "nowhere"/,
+    );
     await expectCode(w.admin.regions.delete({ regionId: "nowhere" }), "NOT_FOUND");
     expect(await auditCount()).toBe(before);
+  });
+
+  it("two concurrent creates of one name: one wins, the other gets the same clear conflict", async () => {
+    const results = await Promise.allSettled([
+      w.admin.regions.create({ name: "race-1" }),
+      w.admin.regions.create({ name: "race-1" }),
+      w.admin.regions.create({ name: "race-1" }),
+    ]);
+    expect(results.filter((r) => r.status === "fulfilled")).toHaveLength(1);
+    for (const r of results.filter((x) => x.status === "rejected")) {
+      const e = (r as PromiseRejectedResult).reason as TRPCError;
+      expect(e.code, e.message).toBe("CONFLICT");
+      expect(fieldErrors(e).name).toEqual(['a region named "race-1" already exists']);
+    }
+    await w.admin.regions.delete({ regionId: "race-1" });
   });
 
   it("AZ names are unique per region; references take an id, a name or region/name", async () => {
@@ -94,9 +172,23 @@ describe("regions and availability zones", () => {
     expect(await lastAudit()).toMatchObject({ action: "az.create", entityId: a.id });
     await w.admin.azs.create({ regionId: "eu-west-1", name: "b" });
     const before = await auditCount();
-    await expectFieldError(w.admin.azs.create({ regionId: "eu-west-1", name: "a" }), "CONFLICT", "name", /already has/);
-    await expectFieldError(w.admin.azs.create({ regionId: "mars-1", name: "a" }), "BAD_REQUEST", "regionId", /no region/);
-    await expectFieldError(w.admin.azs.create({ regionId: "eu-west-1", name: "A!" }), "BAD_REQUEST", "name");
+    await expectFieldError(
+      w.admin.azs.create({ regionId: "eu-west-1", name: "a" }),
+      "CONFLICT",
+      "name",
+      /already has/,
+    );
+    await expectFieldError(
+      w.admin.azs.create({ regionId: "mars-1", name: "a" }),
+      "BAD_REQUEST",
+      "regionId",
+      /no region/,
+    );
+    await expectFieldError(
+      w.admin.azs.create({ regionId: "eu-west-1", name: "A!" }),
+      "BAD_REQUEST",
+      "name",
+    );
     expect(await auditCount()).toBe(before);
 
     // The same AZ name in another region is fine, but then "a" alone is ambiguous.
@@ -148,7 +240,11 @@ describe("LB nodes", () => {
       { address: "198.18.0.1", asn: 65000, description: "tor-1" },
       { address: "2001:db8::1", asn: 65000 },
     ]);
-    expect(await lastAudit()).toMatchObject({ action: "node.create", entityType: "node", entityId: n.id });
+    expect(await lastAudit()).toMatchObject({
+      action: "node.create",
+      entityType: "node",
+      entityId: n.id,
+    });
     const n2 = await w.admin.nodes.create({
       name: "lb-02",
       azId: "eu-west-1/b",
@@ -157,25 +253,60 @@ describe("LB nodes", () => {
       asn: 4_294_967_294,
       capacity: 1,
     });
-    expect(n2).toMatchObject({ address6: "2001:db8::12", asn: 4_294_967_294, capacity: 1, peers: [] });
+    expect(n2).toMatchObject({
+      address6: "2001:db8::12",
+      asn: 4_294_967_294,
+      capacity: 1,
+      peers: [],
+    });
     expect((await w.admin.azs.get({ azId: "eu-west-1/a" })).nodeCount).toBe(1);
   });
 
   it("refuses bad input with the offending field, changing nothing", async () => {
     const before = await auditCount();
     const c = w.admin.nodes;
-    await expectFieldError(c.create({ ...node, name: "x1", asn: 0 }), "BAD_REQUEST", "asn", /between 1 and 4294967294/);
-    await expectFieldError(c.create({ ...node, name: "x1", asn: 4_294_967_295 }), "BAD_REQUEST", "asn");
+    await expectFieldError(
+      c.create({ ...node, name: "x1", asn: 0 }),
+      "BAD_REQUEST",
+      "asn",
+      /between 1 and 4294967294/,
+    );
+    await expectFieldError(
+      c.create({ ...node, name: "x1", asn: 4_294_967_295 }),
+      "BAD_REQUEST",
+      "asn",
+    );
     await expectFieldError(c.create({ ...node, name: "x1", asn: 1.5 }), "BAD_REQUEST", "asn");
     await expectFieldError(
-      c.create({ ...node, name: "x1", address: "198.18.0.50", peers: [{ address: "198.18.0.1", asn: -1 }] }),
+      c.create({
+        ...node,
+        name: "x1",
+        address: "198.18.0.50",
+        peers: [{ address: "198.18.0.1", asn: -1 }],
+      }),
       "BAD_REQUEST",
       "peers.0.asn",
     );
-    await expectFieldError(c.create({ ...node, name: "x1", address: "198.18.0.256" }), "BAD_REQUEST", "address");
-    await expectFieldError(c.create({ ...node, name: "x1", address: "2001:db8::5" }), "BAD_REQUEST", "address");
-    await expectFieldError(c.create({ ...node, name: "x1", address: "198.18.0.50", address6: "198.18.0.6" }), "BAD_REQUEST", "address6");
-    await expectFieldError(c.create({ ...node, name: "x1", address: "198.18.0.50", capacity: 0 }), "BAD_REQUEST", "capacity");
+    await expectFieldError(
+      c.create({ ...node, name: "x1", address: "198.18.0.256" }),
+      "BAD_REQUEST",
+      "address",
+    );
+    await expectFieldError(
+      c.create({ ...node, name: "x1", address: "2001:db8::5" }),
+      "BAD_REQUEST",
+      "address",
+    );
+    await expectFieldError(
+      c.create({ ...node, name: "x1", address: "198.18.0.50", address6: "198.18.0.6" }),
+      "BAD_REQUEST",
+      "address6",
+    );
+    await expectFieldError(
+      c.create({ ...node, name: "x1", address: "198.18.0.50", capacity: 0 }),
+      "BAD_REQUEST",
+      "capacity",
+    );
     await expectFieldError(
       c.create({
         ...node,
@@ -190,9 +321,23 @@ describe("LB nodes", () => {
       "peers.1.address",
       /duplicate peer/,
     );
-    await expectFieldError(c.create({ ...node, name: "x1", address: "198.18.0.50", azId: "eu-west-1/zz" }), "BAD_REQUEST", "azId");
-    await expectFieldError(c.create({ ...node, address: "198.18.0.50" }), "CONFLICT", "name", /already exists/);
-    await expectFieldError(c.create({ ...node, name: "x1" }), "CONFLICT", "address", /198\.18\.0\.11 is already the address of node lb-01/);
+    await expectFieldError(
+      c.create({ ...node, name: "x1", address: "198.18.0.50", azId: "eu-west-1/zz" }),
+      "BAD_REQUEST",
+      "azId",
+    );
+    await expectFieldError(
+      c.create({ ...node, address: "198.18.0.50" }),
+      "CONFLICT",
+      "name",
+      /already exists/,
+    );
+    await expectFieldError(
+      c.create({ ...node, name: "x1" }),
+      "CONFLICT",
+      "address",
+      /198\.18\.0\.11 is already the address of node lb-01/,
+    );
     await expectFieldError(
       c.create({ ...node, name: "x1", address: "198.18.0.50", address6: "2001:db8:0::12" }),
       "CONFLICT",
@@ -200,9 +345,23 @@ describe("LB nodes", () => {
       /node lb-02/,
     );
     await expectFieldError(c.update({ nodeId: "lb-01", asn: 0 }), "BAD_REQUEST", "asn");
-    await expectFieldError(c.update({ nodeId: "lb-01", address: "198.18.0.12" }), "CONFLICT", "address", /lb-02/);
-    await expectFieldError(c.update({ nodeId: "lb-01" }), "BAD_REQUEST", "nodeId", /nothing to change/);
-    await expectFieldError(c.setState({ nodeId: "lb-01", state: "gone" as "down" }), "BAD_REQUEST", "state");
+    await expectFieldError(
+      c.update({ nodeId: "lb-01", address: "198.18.0.12" }),
+      "CONFLICT",
+      "address",
+      /lb-02/,
+    );
+    await expectFieldError(
+      c.update({ nodeId: "lb-01" }),
+      "BAD_REQUEST",
+      "nodeId",
+      /nothing to change/,
+    );
+    await expectFieldError(
+      c.setState({ nodeId: "lb-01", state: "gone" as "down" }),
+      "BAD_REQUEST",
+      "state",
+    );
     await expectCode(c.update({ nodeId: "lb-99", capacity: 5 }), "NOT_FOUND", /node "lb-99"/);
     expect(await auditCount()).toBe(before);
   });
@@ -215,17 +374,30 @@ describe("LB nodes", () => {
       asn: 65011,
       address6: "2001:db8::11",
     });
-    expect(n).toMatchObject({ capacity: 250, asn: 65011, address6: "2001:db8::11", peers: [{ address: "198.18.0.2", asn: 65010 }] });
+    expect(n).toMatchObject({
+      capacity: 250,
+      asn: 65011,
+      address6: "2001:db8::11",
+      peers: [{ address: "198.18.0.2", asn: 65010 }],
+    });
     const a = await lastAudit();
     expect(a.action).toBe("node.update");
     expect(a.before).toMatchObject({ capacity: 1000, asn: 65001, address6: null });
     expect(a.after).toMatchObject({ capacity: 250, asn: 65011, address6: "2001:db8::11" });
-    const cleared = await w.admin.nodes.update({ nodeId: n.id, address6: null, address: "198.18.0.21" });
+    const cleared = await w.admin.nodes.update({
+      nodeId: n.id,
+      address6: null,
+      address: "198.18.0.21",
+    });
     expect(cleared).toMatchObject({ address6: null, address: "198.18.0.21" });
   });
 
   it("cordons, drains and downs nodes with a reason; repeating a state is a no-op", async () => {
-    const n = await w.admin.nodes.setState({ nodeId: "lb-02", state: "cordoned", reason: "kernel upgrade" });
+    const n = await w.admin.nodes.setState({
+      nodeId: "lb-02",
+      state: "cordoned",
+      reason: "kernel upgrade",
+    });
     expect(n).toMatchObject({ state: "cordoned", stateReason: "kernel upgrade" });
     expect(await lastAudit()).toMatchObject({
       action: "node.set-state",
@@ -245,7 +417,11 @@ describe("LB nodes", () => {
   it("lists by AZ and region with VIP counts, heartbeat and agent version", async () => {
     const t = await w.admin.tenants.create({ slug: "nodes-t", name: "Nodes" });
     await w.admin.regions.create({ name: "nodes-r" });
-    const pool = await w.admin.ipPools.create({ regionId: "nodes-r", name: "nodes-pool", cidr: "198.19.200.0/24" });
+    const pool = await w.admin.ipPools.create({
+      regionId: "nodes-r",
+      name: "nodes-pool",
+      cidr: "198.19.200.0/24",
+    });
     const lb1 = await insertLb(t.id, pool.id, "198.19.200.1");
     const lb2 = await insertLb(t.id, pool.id, "198.19.200.2");
     const [n1, n2] = await w.admin.nodes.list();
@@ -255,7 +431,10 @@ describe("LB nodes", () => {
       { lbId: lb1.id, nodeId: n2!.id },
     ]);
     const beat = new Date("2030-01-02T03:04:05Z");
-    await w.database.db.update(lbNode).set({ lastHeartbeatAt: beat, agentVersion: "0.1.0" }).where(eq(lbNode.id, n1!.id));
+    await w.database.db
+      .update(lbNode)
+      .set({ lastHeartbeatAt: beat, agentVersion: "0.1.0" })
+      .where(eq(lbNode.id, n1!.id));
 
     const all = await w.admin.nodes.list();
     expect(all.map((x) => [x.name, x.vipCount])).toEqual([
@@ -263,7 +442,9 @@ describe("LB nodes", () => {
       ["lb-02", 1],
     ]);
     expect(all[0]).toMatchObject({ lastHeartbeatAt: beat, agentVersion: "0.1.0" });
-    expect((await w.admin.nodes.list({ azId: "eu-west-1/b" })).map((x) => x.name)).toEqual(["lb-02"]);
+    expect((await w.admin.nodes.list({ azId: "eu-west-1/b" })).map((x) => x.name)).toEqual([
+      "lb-02",
+    ]);
     expect((await w.admin.nodes.list({ regionId: "eu-west-1" })).length).toBe(2);
     expect(await w.admin.nodes.list({ regionId: "us-east-2" })).toEqual([]);
     await expectFieldError(w.admin.nodes.list({ azId: "nope/a" }), "BAD_REQUEST", "azId");
@@ -271,7 +452,12 @@ describe("LB nodes", () => {
 
   it("refuses to delete a node that carries VIPs, and AZs with nodes", async () => {
     const before = await auditCount();
-    await expectFieldError(w.admin.nodes.delete({ nodeId: "lb-02" }), "CONFLICT", "nodeId", /carries 1 VIP: set it to draining/);
+    await expectFieldError(
+      w.admin.nodes.delete({ nodeId: "lb-02" }),
+      "CONFLICT",
+      "nodeId",
+      /carries 1 VIP: set it to draining/,
+    );
     await expectFieldError(
       w.admin.azs.delete({ azId: "eu-west-1/b" }),
       "CONFLICT",
@@ -283,7 +469,11 @@ describe("LB nodes", () => {
     const n2 = await w.admin.nodes.get({ nodeId: "lb-02" });
     await w.database.db.delete(placement).where(eq(placement.nodeId, n2.id));
     await w.admin.nodes.delete({ nodeId: "lb-02" });
-    expect(await lastAudit()).toMatchObject({ action: "node.delete", entityId: n2.id, after: null });
+    expect(await lastAudit()).toMatchObject({
+      action: "node.delete",
+      entityId: n2.id,
+      after: null,
+    });
     await expectCode(w.admin.nodes.get({ nodeId: n2.id }), "NOT_FOUND");
     await w.admin.azs.delete({ azId: "eu-west-1/b" });
     expect(await lastAudit()).toMatchObject({ action: "az.delete" });
@@ -299,7 +489,11 @@ describe("IP pools", () => {
   });
 
   it("creates IPv4 and IPv6 pools, canonicalizing the CIDR and saying so", async () => {
-    const v4 = await w.admin.ipPools.create({ regionId: "eu-west-1", name: "public-v4", cidr: "198.18.1.7/24" });
+    const v4 = await w.admin.ipPools.create({
+      regionId: "eu-west-1",
+      name: "public-v4",
+      cidr: "198.18.1.7/24",
+    });
     expect(v4).toMatchObject({
       cidr: "198.18.1.0/24",
       family: 4,
@@ -312,40 +506,123 @@ describe("IP pools", () => {
       percentUsed: 0,
     });
     expect(v4.notice).toMatch(/198\.18\.1\.7\/24 has host bits set.*stored as 198\.18\.1\.0\/24/);
-    expect(await lastAudit()).toMatchObject({ action: "ip-pool.create", entityType: "ip_pool", entityId: v4.id });
+    expect(await lastAudit()).toMatchObject({
+      action: "ip-pool.create",
+      entityType: "ip_pool",
+      entityId: v4.id,
+    });
 
-    const v6 = await w.admin.ipPools.create({ regionId: "eu-west-1", name: "public-v6", cidr: "2001:DB8:1:0::/64" });
-    expect(v6).toMatchObject({ cidr: "2001:db8:1::/64", family: 6, usable: (2n ** 64n - 1n).toString(), firstUsable: "2001:db8:1::1" });
-    const single = await w.admin.ipPools.create({ regionId: "eu-west-1", name: "single", cidr: "198.18.2.9/32" });
-    expect(single).toMatchObject({ usable: "1", firstUsable: "198.18.2.9", lastUsable: "198.18.2.9", notice: null });
+    const v6 = await w.admin.ipPools.create({
+      regionId: "eu-west-1",
+      name: "public-v6",
+      cidr: "2001:DB8:1:0::/64",
+    });
+    expect(v6).toMatchObject({
+      cidr: "2001:db8:1::/64",
+      family: 6,
+      usable: (2n ** 64n - 1n).toString(),
+      firstUsable: "2001:db8:1::1",
+    });
+    const single = await w.admin.ipPools.create({
+      regionId: "eu-west-1",
+      name: "single",
+      cidr: "198.18.2.9/32",
+    });
+    expect(single).toMatchObject({
+      usable: "1",
+      firstUsable: "198.18.2.9",
+      lastUsable: "198.18.2.9",
+      notice: null,
+    });
     expect((await w.admin.regions.get({ regionId: "eu-west-1" })).ipPoolCount).toBe(3);
   });
 
   it("refuses bad CIDRs, reserved ranges, overlaps (naming the pool) and duplicate names", async () => {
     const before = await auditCount();
     const c = w.admin.ipPools;
-    await expectFieldError(c.create({ regionId: "eu-west-1", name: "x", cidr: "198.18.3.0/33" }), "BAD_REQUEST", "cidr");
-    await expectFieldError(c.create({ regionId: "eu-west-1", name: "x", cidr: "nonsense" }), "BAD_REQUEST", "cidr");
-    await expectFieldError(c.create({ regionId: "eu-west-1", name: "x", cidr: "198.18.3.0" }), "BAD_REQUEST", "cidr");
-    await expectFieldError(c.create({ regionId: "eu-west-1", name: "x", cidr: "127.0.0.0/24" }), "BAD_REQUEST", "cidr", /loopback/);
-    await expectFieldError(c.create({ regionId: "eu-west-1", name: "x", cidr: "ff02::/64" }), "BAD_REQUEST", "cidr", /multicast/);
+    await expectFieldError(
+      c.create({ regionId: "eu-west-1", name: "x", cidr: "198.18.3.0/33" }),
+      "BAD_REQUEST",
+      "cidr",
+    );
+    await expectFieldError(
+      c.create({ regionId: "eu-west-1", name: "x", cidr: "nonsense" }),
+      "BAD_REQUEST",
+      "cidr",
+    );
+    await expectFieldError(
+      c.create({ regionId: "eu-west-1", name: "x", cidr: "198.18.3.0" }),
+      "BAD_REQUEST",
+      "cidr",
+    );
+    await expectFieldError(
+      c.create({ regionId: "eu-west-1", name: "x", cidr: "127.0.0.0/24" }),
+      "BAD_REQUEST",
+      "cidr",
+      /loopback/,
+    );
+    await expectFieldError(
+      c.create({ regionId: "eu-west-1", name: "x", cidr: "ff02::/64" }),
+      "BAD_REQUEST",
+      "cidr",
+      /multicast/,
+    );
     await expectFieldError(
       c.create({ regionId: "eu-west-1", name: "x", cidr: "198.18.1.128/25" }),
       "CONFLICT",
       "cidr",
       /198\.18\.1\.128\/25 overlaps IP pool public-v4 \(198\.18\.1\.0\/24\)/,
     );
-    await expectFieldError(c.create({ regionId: "us-east-2", name: "x", cidr: "198.18.0.0/16" }), "CONFLICT", "cidr", /public-v4/);
-    await expectFieldError(c.create({ regionId: "eu-west-1", name: "x", cidr: "2001:db8:1:0:8000::/65" }), "CONFLICT", "cidr", /public-v6/);
-    await expectFieldError(c.create({ regionId: "eu-west-1", name: "public-v4", cidr: "198.18.4.0/24" }), "CONFLICT", "name");
-    await expectFieldError(c.create({ regionId: "nowhere", name: "x", cidr: "198.18.4.0/24" }), "BAD_REQUEST", "regionId");
     await expectFieldError(
-      c.create({ regionId: "eu-west-1", name: "x", cidr: "198.18.4.0/24", tenants: ["pool-a", "ghost-tenant"] }),
+      c.create({ regionId: "us-east-2", name: "x", cidr: "198.18.0.0/16" }),
+      "CONFLICT",
+      "cidr",
+      /public-v4/,
+    );
+    await expectFieldError(
+      c.create({ regionId: "eu-west-1", name: "x", cidr: "2001:db8:1:0:8000::/65" }),
+      "CONFLICT",
+      "cidr",
+      /public-v6/,
+    );
+    await expectFieldError(
+      c.create({ regionId: "eu-west-1", name: "public-v4", cidr: "198.18.4.0/24" }),
+      "CONFLICT",
+      "name",
+    );
+    await expectFieldError(
+      c.create({ regionId: "nowhere", name: "x", cidr: "198.18.4.0/24" }),
+      "BAD_REQUEST",
+      "regionId",
+    );
+    await expectFieldError(
+      c.create({
+        regionId: "eu-west-1",
+        name: "x",
+        cidr: "198.18.4.0/24",
+        tenants: ["pool-a", "ghost-tenant"],
+      }),
       "BAD_REQUEST",
       "tenants",
       /unknown tenant: ghost-tenant/,
     );
     expect(await auditCount()).toBe(before);
+  });
+
+  it("concurrent overlapping pools: exactly one is created", async () => {
+    const results = await Promise.allSettled([
+      w.admin.ipPools.create({ regionId: "us-east-2", name: "race-p1", cidr: "198.18.64.0/24" }),
+      w.admin.ipPools.create({ regionId: "us-east-2", name: "race-p2", cidr: "198.18.64.0/25" }),
+      w.admin.ipPools.create({ regionId: "us-east-2", name: "race-p3", cidr: "198.18.64.0/24" }),
+    ]);
+    expect(results.filter((r) => r.status === "fulfilled")).toHaveLength(1);
+    for (const r of results.filter((x) => x.status === "rejected")) {
+      const e = (r as PromiseRejectedResult).reason as TRPCError;
+      expect(e.code, e.message).toBe("CONFLICT");
+      expect(Object.keys(fieldErrors(e))).toEqual(["cidr"]);
+    }
+    const winner = (await w.admin.ipPools.list()).find((p) => p.name.startsWith("race-p"))!;
+    await w.admin.ipPools.delete({ ipPoolId: winner.id });
   });
 
   it("restricts pools to tenants by slug or id and updates the restriction", async () => {
@@ -356,15 +633,28 @@ describe("IP pools", () => {
       tenants: ["pool-a", tenantA],
     });
     expect(p.tenants).toEqual([{ id: tenantA, slug: "pool-a", name: "Pool A" }]);
-    const u = await w.admin.ipPools.update({ ipPoolId: "restricted", tenants: ["pool-b", "pool-a"] });
+    const u = await w.admin.ipPools.update({
+      ipPoolId: "restricted",
+      tenants: ["pool-b", "pool-a"],
+    });
     expect(u.tenants.map((t) => t.slug)).toEqual(["pool-b", "pool-a"]);
-    expect(await lastAudit()).toMatchObject({ action: "ip-pool.update", before: { tenants: ["pool-a"] }, after: { tenants: ["pool-b", "pool-a"] } });
+    expect(await lastAudit()).toMatchObject({
+      action: "ip-pool.update",
+      before: { tenants: ["pool-a"] },
+      after: { tenants: ["pool-b", "pool-a"] },
+    });
     const before = await auditCount();
     await w.admin.ipPools.update({ ipPoolId: p.id, tenants: ["pool-b", "pool-a"] });
     expect(await auditCount()).toBe(before);
-    await expectFieldError(w.admin.ipPools.update({ ipPoolId: p.id, tenants: ["nobody-here"] }), "BAD_REQUEST", "tenants");
+    await expectFieldError(
+      w.admin.ipPools.update({ ipPoolId: p.id, tenants: ["nobody-here"] }),
+      "BAD_REQUEST",
+      "tenants",
+    );
     expect((await w.admin.ipPools.update({ ipPoolId: p.id, tenants: [] })).tenants).toEqual([]);
-    expect((await w.admin.ipPools.list({ regionId: "us-east-2" })).map((x) => x.name)).toEqual(["restricted"]);
+    expect((await w.admin.ipPools.list({ regionId: "us-east-2" })).map((x) => x.name)).toEqual([
+      "restricted",
+    ]);
     expect((await w.admin.ipPools.list({ family: 6 })).map((x) => x.name)).toEqual(["public-v6"]);
   });
 
@@ -399,7 +689,11 @@ describe("IP pools", () => {
   it("deletes an empty region", async () => {
     const r = await w.admin.regions.create({ name: "empty-1" });
     await w.admin.regions.delete({ regionId: "empty-1" });
-    expect(await lastAudit()).toMatchObject({ action: "region.delete", entityId: r.id, before: { name: "empty-1" } });
+    expect(await lastAudit()).toMatchObject({
+      action: "region.delete",
+      entityId: r.id,
+      before: { name: "empty-1" },
+    });
     expect((await w.admin.regions.list()).map((x) => x.name)).not.toContain("empty-1");
   });
 });
@@ -414,18 +708,47 @@ describe("quotas", () => {
     await w.admin.tenants.create({ slug: "quota-other", name: "Quota Other" });
     viewer = await w.user("viewer@quota.test");
     other = await w.user("admin@other.test");
-    await w.admin.members.add({ tenantId: "quota-acme", email: "viewer@quota.test", role: "viewer" });
-    await w.admin.members.add({ tenantId: "quota-other", email: "admin@other.test", role: "admin" });
+    await w.admin.members.add({
+      tenantId: "quota-acme",
+      email: "viewer@quota.test",
+      role: "viewer",
+    });
+    await w.admin.members.add({
+      tenantId: "quota-other",
+      email: "admin@other.test",
+      role: "admin",
+    });
     // Two VIPs, one listener, three members.
     await w.admin.regions.create({ name: "quota-r" });
-    const pool = await w.admin.ipPools.create({ regionId: "quota-r", name: "quota-pool", cidr: "198.19.100.0/24" });
+    const pool = await w.admin.ipPools.create({
+      regionId: "quota-r",
+      name: "quota-pool",
+      cidr: "198.19.100.0/24",
+    });
     const lb = await insertLb(acme.id, pool.id, "198.19.100.1");
     await insertLb(acme.id, pool.id, "198.19.100.2");
-    const [bp] = await w.database.db.insert(backendPool).values({ lbId: lb.id, name: "web" }).returning();
-    await w.database.db
-      .insert(listener)
-      .values({ lbId: lb.id, name: "http", protocol: "TCP", portStart: 80, portEnd: 80, poolId: bp!.id });
-    await w.database.db.insert(member).values([1, 2, 3].map((i) => ({ poolId: bp!.id, address: `198.18.50.${i}`, port: 80 })));
+    const [bp] = await w.database.db
+      .insert(backendPool)
+      .values({ lbId: lb.id, tenantId: acme.id, name: "web" })
+      .returning();
+    await w.database.db.insert(listener).values({
+      lbId: lb.id,
+      tenantId: acme.id,
+      name: "http",
+      protocol: "TCP",
+      portStart: 80,
+      portEnd: 80,
+      poolId: bp!.id,
+    });
+    await w.database.db.insert(member).values(
+      [1, 2, 3].map((i) => ({
+        poolId: bp!.id,
+        lbId: lb.id,
+        tenantId: acme.id,
+        address: `198.18.50.${i}`,
+        port: 80,
+      })),
+    );
   });
 
   it("a tenant member reads its quota (defaults) with the usage", async () => {
@@ -450,30 +773,65 @@ describe("quotas", () => {
 
   it("platform admins set limits (partially, below usage allowed and reported), audited", async () => {
     const q = await w.admin.quotas.set({ tenantId: "quota-acme", maxVips: 1 });
-    expect(q).toMatchObject({ maxVips: 1, maxListeners: 200, maxMembers: 2000, isDefault: false, exceeded: ["maxVips"] });
+    expect(q).toMatchObject({
+      maxVips: 1,
+      maxListeners: 200,
+      maxMembers: 2000,
+      isDefault: false,
+      exceeded: ["maxVips"],
+    });
     expect(await lastAudit()).toMatchObject({
       action: "quota.set",
       tenantId: acme.id,
       before: { maxVips: 50, default: true },
       after: { maxVips: 1, maxListeners: 200, maxMembers: 2000 },
     });
-    expect(await getQuota(w.database.db, acme.id)).toEqual({ maxVips: 1, maxListeners: 200, maxMembers: 2000, isDefault: false });
+    expect(await getQuota(w.database.db, acme.id)).toEqual({
+      maxVips: 1,
+      maxListeners: 200,
+      maxMembers: 2000,
+      isDefault: false,
+    });
     const q2 = await w.admin.quotas.set({ tenantId: acme.id, maxMembers: 0, maxListeners: 10 });
-    expect(q2).toMatchObject({ maxVips: 1, maxListeners: 10, maxMembers: 0, exceeded: ["maxVips", "maxMembers"] });
+    expect(q2).toMatchObject({
+      maxVips: 1,
+      maxListeners: 10,
+      maxMembers: 0,
+      exceeded: ["maxVips", "maxMembers"],
+    });
     expect((await viewer.caller.quotas.get({ tenantId: "quota-acme" })).maxMembers).toBe(0);
 
     const before = await auditCount();
     await w.admin.quotas.set({ tenantId: acme.id, maxMembers: 0 });
     expect(await auditCount()).toBe(before);
-    await expectFieldError(w.admin.quotas.set({ tenantId: acme.id, maxVips: -1 }), "BAD_REQUEST", "maxVips");
-    await expectFieldError(w.admin.quotas.set({ tenantId: acme.id, maxListeners: 2.5 }), "BAD_REQUEST", "maxListeners");
-    await expectFieldError(w.admin.quotas.set({ tenantId: acme.id }), "BAD_REQUEST", "maxVips", /at least one/);
+    await expectFieldError(
+      w.admin.quotas.set({ tenantId: acme.id, maxVips: -1 }),
+      "BAD_REQUEST",
+      "maxVips",
+    );
+    await expectFieldError(
+      w.admin.quotas.set({ tenantId: acme.id, maxListeners: 2.5 }),
+      "BAD_REQUEST",
+      "maxListeners",
+    );
+    await expectFieldError(
+      w.admin.quotas.set({ tenantId: acme.id }),
+      "BAD_REQUEST",
+      "maxVips",
+      /at least one/,
+    );
     await expectCode(w.admin.quotas.set({ tenantId: "no-such-tenant", maxVips: 5 }), "NOT_FOUND");
     expect(await auditCount()).toBe(before);
 
     const list = await w.admin.quotas.list();
-    expect(list.find((x) => x.tenantSlug === "quota-acme")).toMatchObject({ maxVips: 1, usage: { vips: 2 } });
-    expect(list.find((x) => x.tenantSlug === "quota-other")).toMatchObject({ isDefault: true, usage: { vips: 0 } });
+    expect(list.find((x) => x.tenantSlug === "quota-acme")).toMatchObject({
+      maxVips: 1,
+      usage: { vips: 2 },
+    });
+    expect(list.find((x) => x.tenantSlug === "quota-other")).toMatchObject({
+      isDefault: true,
+      usage: { vips: 0 },
+    });
 
     const reset = await w.admin.quotas.reset({ tenantId: "quota-acme" });
     expect(reset).toMatchObject({ ...DEFAULT_QUOTA, isDefault: true, exceeded: [] });
@@ -500,13 +858,15 @@ describe("permissions (every inventory procedure)", () => {
     "azs.delete": (c) => c.azs.delete({ azId: "perm-r/z" }),
     "nodes.list": (c) => c.nodes.list(),
     "nodes.get": (c) => c.nodes.get({ nodeId: "perm-node" }),
-    "nodes.create": (c) => c.nodes.create({ name: "perm-n2", azId: "perm-r/z", address: "198.18.99.2", asn: 65000 }),
+    "nodes.create": (c) =>
+      c.nodes.create({ name: "perm-n2", azId: "perm-r/z", address: "198.18.99.2", asn: 65000 }),
     "nodes.update": (c) => c.nodes.update({ nodeId: "perm-node", capacity: 5 }),
     "nodes.setState": (c) => c.nodes.setState({ nodeId: "perm-node", state: "down" }),
     "nodes.delete": (c) => c.nodes.delete({ nodeId: "perm-node" }),
     "ipPools.list": (c) => c.ipPools.list(),
     "ipPools.get": (c) => c.ipPools.get({ ipPoolId: "perm-pool" }),
-    "ipPools.create": (c) => c.ipPools.create({ regionId: "perm-r", name: "perm-p2", cidr: "198.18.98.0/24" }),
+    "ipPools.create": (c) =>
+      c.ipPools.create({ regionId: "perm-r", name: "perm-p2", cidr: "198.18.98.0/24" }),
     "ipPools.update": (c) => c.ipPools.update({ ipPoolId: "perm-pool", tenants: [] }),
     "ipPools.delete": (c) => c.ipPools.delete({ ipPoolId: "perm-pool" }),
     "quotas.list": (c) => c.quotas.list(),
@@ -527,7 +887,12 @@ describe("permissions (every inventory procedure)", () => {
     await w.admin.tenants.create({ slug: "perm-t", name: "Perm" });
     await w.admin.regions.create({ name: "perm-r" });
     await w.admin.azs.create({ regionId: "perm-r", name: "z" });
-    await w.admin.nodes.create({ name: "perm-node", azId: "perm-r/z", address: "198.18.99.1", asn: 65000 });
+    await w.admin.nodes.create({
+      name: "perm-node",
+      azId: "perm-r/z",
+      address: "198.18.99.1",
+      asn: 65000,
+    });
     await w.admin.ipPools.create({ regionId: "perm-r", name: "perm-pool", cidr: "198.18.97.0/24" });
     const tenantAdmin = await w.user("admin@perm.test");
     await w.admin.members.add({ tenantId: "perm-t", email: "admin@perm.test", role: "admin" });
@@ -549,7 +914,10 @@ describe("permissions (every inventory procedure)", () => {
     expect((await tenantAdmin.caller.quotas.get({ tenantId: "perm-t" })).tenantSlug).toBe("perm-t");
     // Nothing was touched.
     expect((await w.admin.nodes.get({ nodeId: "perm-node" })).state).toBe("active");
-    const rows = await w.database.db.select().from(lbNode).where(and(eq(lbNode.name, "perm-node"), eq(lbNode.capacity, 1000)));
+    const rows = await w.database.db
+      .select()
+      .from(lbNode)
+      .where(and(eq(lbNode.name, "perm-node"), eq(lbNode.capacity, 1000)));
     expect(rows.length).toBe(1);
   });
 });

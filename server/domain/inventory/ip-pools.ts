@@ -3,12 +3,28 @@
 import { type SQL, and, asc, count, eq, inArray, sql } from "drizzle-orm";
 import type { Db } from "../../db/client";
 import { ipPool, loadBalancer, region, tenant } from "../../db/schema";
-import { type ParsedCidr, addressText, cidrsOverlap, parseCidr, usableRange } from "../../../lib/ip";
-import type { CreateIpPoolInput, ListIpPoolsInput, UpdateIpPoolInput } from "../../../lib/inventory-schemas";
+import {
+  type ParsedCidr,
+  addressText,
+  cidrsOverlap,
+  parseCidr,
+  usableRange,
+} from "../../../lib/ip";
+import type {
+  CreateIpPoolInput,
+  ListIpPoolsInput,
+  UpdateIpPoolInput,
+} from "../../../lib/inventory-schemas";
 import { type DomainCtx, requirePlatformAdmin } from "../context";
 import { badField, conflict } from "../errors";
 import { mutate } from "../mutate";
-import { type TenantRef, findIpPool, findRegion, resolveTenantRefs } from "./refs";
+import {
+  type TenantRef,
+  findIpPool,
+  findRegion,
+  resolveTenantRefs,
+  withUniqueConflicts,
+} from "./refs";
 
 export interface IpPoolView {
   id: string;
@@ -35,7 +51,7 @@ const sqlLock = sql`select pg_advisory_xact_lock(${POOL_CREATE_LOCK})`;
 
 /** Ranges that can never carry a VIP. */
 const RESERVED: { cidr: ParsedCidr; what: string }[] = [
-  ["0.0.0.0/8", "\"this network\""],
+  ["0.0.0.0/8", '"this network"'],
   ["127.0.0.0/8", "loopback"],
   ["169.254.0.0/16", "link-local"],
   ["224.0.0.0/4", "multicast"],
@@ -47,7 +63,13 @@ const RESERVED: { cidr: ParsedCidr; what: string }[] = [
   .map(([c, what]) => ({ cidr: parseCidr(c!)!, what: what! }))
   // parseCidr refuses IPv4-mapped text, so this one is spelled out.
   .concat({
-    cidr: { family: 6, text: "::ffff:0:0/96", network: 0xffffn << 32n, prefix: 96, size: 1n << 32n },
+    cidr: {
+      family: 6,
+      text: "::ffff:0:0/96",
+      network: 0xffffn << 32n,
+      prefix: 96,
+      size: 1n << 32n,
+    },
     what: "IPv4-mapped",
   });
 
@@ -74,7 +96,10 @@ async function selectPools(db: Db, where: SQL | undefined): Promise<IpPoolView[]
     .orderBy(asc(ipPool.name));
   const used = new Map(
     (
-      await db.select({ poolId: loadBalancer.ipPoolId, n: count() }).from(loadBalancer).groupBy(loadBalancer.ipPoolId)
+      await db
+        .select({ poolId: loadBalancer.ipPoolId, n: count() })
+        .from(loadBalancer)
+        .groupBy(loadBalancer.ipPoolId)
     ).map((r) => [r.poolId, r.n]),
   );
   const tenants = await tenantsById(db, [...new Set(rows.flatMap((r) => r.pool.tenantIds))]);
@@ -89,7 +114,9 @@ async function selectPools(db: Db, where: SQL | undefined): Promise<IpPoolView[]
       regionName,
       cidr: p.cidr,
       family: cidr.family,
-      tenants: p.tenantIds.map((id) => tenants.get(id) ?? { id, slug: id, name: "(deleted tenant)" }),
+      tenants: p.tenantIds.map(
+        (id) => tenants.get(id) ?? { id, slug: id, name: "(deleted tenant)" },
+      ),
       used: n,
       usable: range.count.toString(),
       firstUsable: addressText(range.first, cidr.family),
@@ -100,10 +127,14 @@ async function selectPools(db: Db, where: SQL | undefined): Promise<IpPoolView[]
   });
 }
 
-export async function listIpPools(ctx: DomainCtx, filter: ListIpPoolsInput = {}): Promise<IpPoolView[]> {
+export async function listIpPools(
+  ctx: DomainCtx,
+  filter: ListIpPoolsInput = {},
+): Promise<IpPoolView[]> {
   requirePlatformAdmin(ctx);
   const conds: SQL[] = [];
-  if (filter.regionId) conds.push(eq(ipPool.regionId, (await findRegion(ctx.db, filter.regionId, "regionId")).id));
+  if (filter.regionId)
+    conds.push(eq(ipPool.regionId, (await findRegion(ctx.db, filter.regionId, "regionId")).id));
   if (filter.family) conds.push(eq(ipPool.family, filter.family));
   return selectPools(ctx.db, conds.length ? and(...conds) : undefined);
 }
@@ -126,10 +157,17 @@ export async function createIpPool(
   requirePlatformAdmin(ctx);
   const r = await findRegion(ctx.db, input.regionId, "regionId");
   const cidr = parseCidr(input.cidr);
-  if (!cidr) throw badField("cidr", `"${input.cidr}" is not a valid CIDR (e.g. 198.18.0.0/24 or 2001:db8:1::/64)`);
+  if (!cidr)
+    throw badField(
+      "cidr",
+      `"${input.cidr}" is not a valid CIDR (e.g. 198.18.0.0/24 or 2001:db8:1::/64)`,
+    );
   const reserved = RESERVED.find((x) => cidrsOverlap(x.cidr, cidr));
   if (reserved) {
-    throw badField("cidr", `${cidr.text} overlaps ${reserved.cidr.text} (${reserved.what}), which cannot carry VIPs`);
+    throw badField(
+      "cidr",
+      `${cidr.text} overlaps ${reserved.cidr.text} (${reserved.what}), which cannot carry VIPs`,
+    );
   }
   if (usableRange(cidr).count < 1n) throw badField("cidr", `${cidr.text} has no usable address`);
   const tenants = await resolveTenantRefs(ctx.db, input.tenants, "tenants");
@@ -138,36 +176,58 @@ export async function createIpPool(
     written.toLowerCase() !== cidr.text
       ? `${written} has host bits set (or is not in canonical form): stored as ${cidr.text}`
       : null;
-  const id = await mutate(ctx, async (tx, rec) => {
-    // Serialize pool creation so two overlapping pools cannot be created concurrently.
-    await tx.execute(sqlLock);
-    const [dup] = await tx.select({ id: ipPool.id }).from(ipPool).where(eq(ipPool.name, input.name));
-    if (dup) throw conflict(`an IP pool named "${input.name}" already exists`, "name");
-    const sameFamily = await tx.select().from(ipPool).where(eq(ipPool.family, cidr.family));
-    const overlapping = sameFamily.find((p) => cidrsOverlap(parseCidr(p.cidr)!, cidr));
-    if (overlapping) {
-      throw conflict(`${cidr.text} overlaps IP pool ${overlapping.name} (${overlapping.cidr})`, "cidr");
-    }
-    const [row] = await tx
-      .insert(ipPool)
-      .values({
-        regionId: r.id,
-        name: input.name,
-        cidr: cidr.text,
-        family: cidr.family,
-        tenantIds: tenants.map((t) => t.id),
-      })
-      .returning();
-    await rec.record({
-      tenantId: null,
-      action: "ip-pool.create",
-      entityType: "ip_pool",
-      entityId: row!.id,
-      before: null,
-      after: { name: row!.name, region: r.name, cidr: row!.cidr, tenants: tenants.map((t) => t.slug) },
-    });
-    return row!.id;
-  });
+  const taken = {
+    ip_pool_name_unique: {
+      message: `an IP pool named "${input.name}" already exists`,
+      field: "name",
+    },
+    ip_pool_cidr_idx: { message: `${cidr.text} is already a pool`, field: "cidr" },
+  };
+  const id = await withUniqueConflicts(
+    () =>
+      mutate(ctx, async (tx, rec) => {
+        // Serialize pool creation so two overlapping pools cannot be created concurrently.
+        await tx.execute(sqlLock);
+        const [dup] = await tx
+          .select({ id: ipPool.id })
+          .from(ipPool)
+          .where(eq(ipPool.name, input.name));
+        if (dup) throw conflict(`an IP pool named "${input.name}" already exists`, "name");
+        const sameFamily = await tx.select().from(ipPool).where(eq(ipPool.family, cidr.family));
+        const overlapping = sameFamily.find((p) => cidrsOverlap(parseCidr(p.cidr)!, cidr));
+        if (overlapping) {
+          throw conflict(
+            `${cidr.text} overlaps IP pool ${overlapping.name} (${overlapping.cidr})`,
+            "cidr",
+          );
+        }
+        const [row] = await tx
+          .insert(ipPool)
+          .values({
+            regionId: r.id,
+            name: input.name,
+            cidr: cidr.text,
+            family: cidr.family,
+            tenantIds: tenants.map((t) => t.id),
+          })
+          .returning();
+        await rec.record({
+          tenantId: null,
+          action: "ip-pool.create",
+          entityType: "ip_pool",
+          entityId: row!.id,
+          before: null,
+          after: {
+            name: row!.name,
+            region: r.name,
+            cidr: row!.cidr,
+            tenants: tenants.map((t) => t.slug),
+          },
+        });
+        return row!.id;
+      }),
+    taken,
+  );
   return { ...(await getIpPool(ctx, id)), notice };
 }
 
@@ -178,7 +238,10 @@ export async function updateIpPool(ctx: DomainCtx, input: UpdateIpPoolInput): Pr
   const tenants = await resolveTenantRefs(ctx.db, input.tenants, "tenants");
   const ids = tenants.map((t) => t.id);
   const before = await tenantsById(ctx.db, current.tenantIds);
-  if (ids.length === current.tenantIds.length && ids.every((id, i) => id === current.tenantIds[i])) {
+  if (
+    ids.length === current.tenantIds.length &&
+    ids.every((id, i) => id === current.tenantIds[i])
+  ) {
     return getIpPool(ctx, current.id);
   }
   await mutate(ctx, async (tx, rec) => {
@@ -188,7 +251,10 @@ export async function updateIpPool(ctx: DomainCtx, input: UpdateIpPoolInput): Pr
       action: "ip-pool.update",
       entityType: "ip_pool",
       entityId: current.id,
-      before: { name: current.name, tenants: current.tenantIds.map((id) => before.get(id)?.slug ?? id) },
+      before: {
+        name: current.name,
+        tenants: current.tenantIds.map((id) => before.get(id)?.slug ?? id),
+      },
       after: { name: current.name, tenants: tenants.map((t) => t.slug) },
     });
   });
@@ -209,7 +275,10 @@ export async function deleteIpPool(ctx: DomainCtx, ref: string): Promise<void> {
       .orderBy(asc(loadBalancer.address))
       .limit(5);
     if (users.length) {
-      const [c] = await tx.select({ n: count() }).from(loadBalancer).where(eq(loadBalancer.ipPoolId, current.id));
+      const [c] = await tx
+        .select({ n: count() })
+        .from(loadBalancer)
+        .where(eq(loadBalancer.ipPoolId, current.id));
       const n = c?.n ?? users.length;
       const shown = users.map((u) => u.address).join(", ") + (n > users.length ? ", …" : "");
       throw conflict(

@@ -16,7 +16,7 @@ import { ASN_MAX, ASN_MIN, CAPACITY_MAX } from "../../../lib/inventory-schemas";
 import { type DomainCtx, requirePlatformAdmin } from "../context";
 import { DomainError, badField, conflict } from "../errors";
 import { mutate } from "../mutate";
-import { findAz, findNode, findRegion } from "./refs";
+import { findAz, findNode, findRegion, withUniqueConflicts } from "./refs";
 
 export interface NodeView {
   id: string;
@@ -48,7 +48,9 @@ function checkAddress(text: string, family: 4 | 6, field: string): string {
   if (a.family !== family) {
     throw badField(
       field,
-      family === 4 ? `${a.text} is IPv6: the node address must be IPv4 (use address6)` : `${a.text} is not an IPv6 address`,
+      family === 4
+        ? `${a.text} is IPv6: the node address must be IPv4 (use address6)`
+        : `${a.text} is not an IPv6 address`,
     );
   }
   return a.text;
@@ -82,7 +84,12 @@ function checkPeers(peers: BgpPeerInput[]): BgpPeer[] {
 }
 
 /** Another node already using this address (v4 or v6) is a conflict naming it. */
-async function checkAddressFree(db: Db, address: string, field: "address" | "address6", exceptId?: string) {
+async function checkAddressFree(
+  db: Db,
+  address: string,
+  field: "address" | "address6",
+  exceptId?: string,
+) {
   const col = field === "address" ? lbNode.address : lbNode.address6;
   const [other] = await db
     .select({ name: lbNode.name })
@@ -103,7 +110,10 @@ async function selectNodes(db: Db, where: SQL | undefined): Promise<NodeView[]> 
     .orderBy(asc(lbNode.name));
   const vips = new Map(
     (
-      await db.select({ nodeId: placement.nodeId, n: count() }).from(placement).groupBy(placement.nodeId)
+      await db
+        .select({ nodeId: placement.nodeId, n: count() })
+        .from(placement)
+        .groupBy(placement.nodeId)
     ).map((r) => [r.nodeId, r.n]),
   );
   return rows.map(({ node: n, azName, regionId, regionName }) => ({
@@ -131,7 +141,8 @@ async function selectNodes(db: Db, where: SQL | undefined): Promise<NodeView[]> 
 export async function listNodes(ctx: DomainCtx, filter: ListNodesInput = {}): Promise<NodeView[]> {
   requirePlatformAdmin(ctx);
   const conds = [];
-  if (filter.regionId) conds.push(eq(az.regionId, (await findRegion(ctx.db, filter.regionId, "regionId")).id));
+  if (filter.regionId)
+    conds.push(eq(az.regionId, (await findRegion(ctx.db, filter.regionId, "regionId")).id));
   if (filter.azId) conds.push(eq(lbNode.azId, (await findAz(ctx.db, filter.azId, "azId")).id));
   if (filter.state) conds.push(eq(lbNode.state, filter.state));
   return selectNodes(ctx.db, conds.length ? and(...conds) : undefined);
@@ -169,22 +180,36 @@ export async function createNode(ctx: DomainCtx, input: CreateNodeInput): Promis
     peers: checkPeers(input.peers),
     capacity: checkCapacity(input.capacity),
   };
-  const id = await mutate(ctx, async (tx, rec) => {
-    const [dup] = await tx.select({ id: lbNode.id }).from(lbNode).where(eq(lbNode.name, values.name));
-    if (dup) throw conflict(`a node named "${values.name}" already exists`, "name");
-    await checkAddressFree(tx, values.address, "address");
-    if (values.address6) await checkAddressFree(tx, values.address6, "address6");
-    const [row] = await tx.insert(lbNode).values(values).returning();
-    await rec.record({
-      tenantId: null,
-      action: "node.create",
-      entityType: "node",
-      entityId: row!.id,
-      before: null,
-      after: auditShape(row!),
-    });
-    return row!.id;
-  });
+  const taken = {
+    lb_node_name_unique: { message: `a node named "${values.name}" already exists`, field: "name" },
+    lb_node_address_unique: {
+      message: `${values.address} is already the address of another node`,
+      field: "address",
+    },
+  };
+  const id = await withUniqueConflicts(
+    () =>
+      mutate(ctx, async (tx, rec) => {
+        const [dup] = await tx
+          .select({ id: lbNode.id })
+          .from(lbNode)
+          .where(eq(lbNode.name, values.name));
+        if (dup) throw conflict(`a node named "${values.name}" already exists`, "name");
+        await checkAddressFree(tx, values.address, "address");
+        if (values.address6) await checkAddressFree(tx, values.address6, "address6");
+        const [row] = await tx.insert(lbNode).values(values).returning();
+        await rec.record({
+          tenantId: null,
+          action: "node.create",
+          entityType: "node",
+          entityId: row!.id,
+          before: null,
+          after: auditShape(row!),
+        });
+        return row!.id;
+      }),
+    taken,
+  );
   return getNode(ctx, id);
 }
 
@@ -199,27 +224,37 @@ export async function updateNode(ctx: DomainCtx, input: UpdateNodeInput): Promis
   if (input.asn !== undefined) changes.asn = checkAsn(input.asn, "asn");
   if (input.peers !== undefined) changes.peers = checkPeers(input.peers);
   if (input.capacity !== undefined) changes.capacity = checkCapacity(input.capacity);
-  await mutate(ctx, async (tx, rec) => {
-    if (changes.address && changes.address !== current.address) {
-      await checkAddressFree(tx, changes.address, "address", current.id);
-    }
-    if (changes.address6 && changes.address6 !== current.address6) {
-      await checkAddressFree(tx, changes.address6, "address6", current.id);
-    }
-    const [row] = await tx
-      .update(lbNode)
-      .set({ ...changes, updatedAt: new Date() })
-      .where(eq(lbNode.id, current.id))
-      .returning();
-    await rec.record({
-      tenantId: null,
-      action: "node.update",
-      entityType: "node",
-      entityId: current.id,
-      before: auditShape(current),
-      after: auditShape(row!),
-    });
-  });
+  const taken = {
+    lb_node_address_unique: {
+      message: `${changes.address} is already the address of another node`,
+      field: "address",
+    },
+  };
+  await withUniqueConflicts(
+    () =>
+      mutate(ctx, async (tx, rec) => {
+        if (changes.address && changes.address !== current.address) {
+          await checkAddressFree(tx, changes.address, "address", current.id);
+        }
+        if (changes.address6 && changes.address6 !== current.address6) {
+          await checkAddressFree(tx, changes.address6, "address6", current.id);
+        }
+        const [row] = await tx
+          .update(lbNode)
+          .set({ ...changes, updatedAt: new Date() })
+          .where(eq(lbNode.id, current.id))
+          .returning();
+        await rec.record({
+          tenantId: null,
+          action: "node.update",
+          entityType: "node",
+          entityId: current.id,
+          before: auditShape(current),
+          after: auditShape(row!),
+        });
+      }),
+    taken,
+  );
   return getNode(ctx, current.id);
 }
 
@@ -231,7 +266,8 @@ export async function setNodeState(ctx: DomainCtx, input: SetNodeStateInput): Pr
   requirePlatformAdmin(ctx);
   const current = await findNode(ctx.db, input.nodeId);
   const reason = input.reason ?? "";
-  if (current.state === input.state && current.stateReason === reason) return getNode(ctx, current.id);
+  if (current.state === input.state && current.stateReason === reason)
+    return getNode(ctx, current.id);
   await mutate(ctx, async (tx, rec) => {
     await tx
       .update(lbNode)
@@ -255,7 +291,10 @@ export async function deleteNode(ctx: DomainCtx, ref: string): Promise<void> {
   const current = await findNode(ctx.db, ref);
   await mutate(ctx, async (tx, rec) => {
     await tx.select({ id: lbNode.id }).from(lbNode).where(eq(lbNode.id, current.id)).for("update");
-    const [c] = await tx.select({ n: count() }).from(placement).where(eq(placement.nodeId, current.id));
+    const [c] = await tx
+      .select({ n: count() })
+      .from(placement)
+      .where(eq(placement.nodeId, current.id));
     const vips = c?.n ?? 0;
     if (vips > 0) {
       throw new DomainError(

@@ -2,7 +2,7 @@
 // their own with the current usage. The load-balancer verbs enforce them through getQuota().
 import { asc, count, eq } from "drizzle-orm";
 import type { Db } from "../../db/client";
-import { backendPool, listener, loadBalancer, member, quota, tenant } from "../../db/schema";
+import { listener, loadBalancer, member, quota, tenant } from "../../db/schema";
 import { QUOTA_MAX, type SetQuotaInput } from "../../../lib/inventory-schemas";
 import { type DomainCtx, requirePlatformAdmin, resolveTenant } from "../context";
 import { badField } from "../errors";
@@ -15,7 +15,11 @@ export interface Quota {
 }
 
 /** Limits of a tenant without a quota row. */
-export const DEFAULT_QUOTA: Readonly<Quota> = Object.freeze({ maxVips: 50, maxListeners: 200, maxMembers: 2000 });
+export const DEFAULT_QUOTA: Readonly<Quota> = Object.freeze({
+  maxVips: 50,
+  maxListeners: 200,
+  maxMembers: 2000,
+});
 
 export interface QuotaUsage {
   vips: number;
@@ -38,23 +42,28 @@ export interface QuotaView extends Quota {
 export async function getQuota(db: Db, tenantId: string): Promise<Quota & { isDefault: boolean }> {
   const [row] = await db.select().from(quota).where(eq(quota.tenantId, tenantId));
   if (!row) return { ...DEFAULT_QUOTA, isDefault: true };
-  return { maxVips: row.maxVips, maxListeners: row.maxListeners, maxMembers: row.maxMembers, isDefault: false };
+  return {
+    maxVips: row.maxVips,
+    maxListeners: row.maxListeners,
+    maxMembers: row.maxMembers,
+    isDefault: false,
+  };
 }
 
-/** What the tenant currently holds, counted against its quota. */
+/** What the tenant currently holds, counted against its quota (tenant-indexed counts). */
 export async function getQuotaUsage(db: Db, tenantId: string): Promise<QuotaUsage> {
-  const [vips] = await db.select({ n: count() }).from(loadBalancer).where(eq(loadBalancer.tenantId, tenantId));
+  const [vips] = await db
+    .select({ n: count() })
+    .from(loadBalancer)
+    .where(eq(loadBalancer.tenantId, tenantId));
   const [listeners] = await db
     .select({ n: count() })
     .from(listener)
-    .innerJoin(loadBalancer, eq(loadBalancer.id, listener.lbId))
-    .where(eq(loadBalancer.tenantId, tenantId));
+    .where(eq(listener.tenantId, tenantId));
   const [members] = await db
     .select({ n: count() })
     .from(member)
-    .innerJoin(backendPool, eq(backendPool.id, member.poolId))
-    .innerJoin(loadBalancer, eq(loadBalancer.id, backendPool.lbId))
-    .where(eq(loadBalancer.tenantId, tenantId));
+    .where(eq(member.tenantId, tenantId));
   return { vips: vips?.n ?? 0, listeners: listeners?.n ?? 0, members: members?.n ?? 0 };
 }
 
@@ -66,7 +75,10 @@ function exceededLimits(q: Quota, u: QuotaUsage): (keyof Quota)[] {
   return out;
 }
 
-async function quotaView(db: Db, t: { id: string; slug: string; name: string }): Promise<QuotaView> {
+async function quotaView(
+  db: Db,
+  t: { id: string; slug: string; name: string },
+): Promise<QuotaView> {
   const q = await getQuota(db, t.id);
   const usage = await getQuotaUsage(db, t.id);
   return {

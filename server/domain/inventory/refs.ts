@@ -26,7 +26,13 @@ export async function findRegion(db: Db, ref: string, field?: string) {
 }
 
 export async function findAz(db: Db, ref: string, field?: string) {
-  const cols = { id: az.id, name: az.name, regionId: az.regionId, regionName: region.name, createdAt: az.createdAt };
+  const cols = {
+    id: az.id,
+    name: az.name,
+    regionId: az.regionId,
+    regionName: region.name,
+    createdAt: az.createdAt,
+  };
   const base = () => db.select(cols).from(az).innerJoin(region, eq(region.id, az.regionId));
   let rows;
   if (isUuid(ref)) rows = await base().where(eq(az.id, ref));
@@ -71,7 +77,11 @@ export interface TenantRef {
 }
 
 /** Resolves tenant ids or slugs (deduplicated, in the given order); unknown ones are a field error. */
-export async function resolveTenantRefs(db: Db, refs: string[], field: string): Promise<TenantRef[]> {
+export async function resolveTenantRefs(
+  db: Db,
+  refs: string[],
+  field: string,
+): Promise<TenantRef[]> {
   if (refs.length === 0) return [];
   const ids = refs.filter(isUuid);
   const slugs = refs.filter((r) => !isUuid(r));
@@ -104,4 +114,37 @@ export function listText(items: string[], max = 10): string {
   if (more > 0) return `${shown.join(", ")} and ${more} more`;
   if (shown.length <= 1) return shown.join("");
   return `${shown.slice(0, -1).join(", ")} and ${shown[shown.length - 1]}`;
+}
+
+/**
+ * The constraint a unique violation (SQLSTATE 23505) hit, or null for any other error. The
+ * verbs check names before inserting; this turns the race between two concurrent creates into
+ * the same clear conflict instead of an internal error.
+ */
+export function uniqueViolation(err: unknown): string | null {
+  for (
+    let e = err, depth = 0;
+    e && typeof e === "object" && depth < 5;
+    e = (e as { cause?: unknown }).cause, depth++
+  ) {
+    const x = e as { code?: unknown; constraint?: unknown; constraint_name?: unknown };
+    if (x.code === "23505") return String(x.constraint ?? x.constraint_name ?? "");
+  }
+  return null;
+}
+
+/** Runs `work`; a unique violation on one of `constraints` becomes the given conflict. */
+export async function withUniqueConflicts<T>(
+  work: () => Promise<T>,
+  constraints: Record<string, { message: string; field: string }>,
+): Promise<T> {
+  try {
+    return await work();
+  } catch (err) {
+    const hit = uniqueViolation(err);
+    const mapped = hit !== null ? constraints[hit] : undefined;
+    if (mapped)
+      throw new DomainError("CONFLICT", mapped.message, { [mapped.field]: [mapped.message] });
+    throw err;
+  }
 }

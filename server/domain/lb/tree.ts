@@ -1,6 +1,6 @@
 // A load balancer's tree in memory: load it, validate cross-object rules on the whole tree
 // after a change (so every verb enforces the same rules), and shape it for the API.
-import { and, eq, inArray } from "drizzle-orm";
+import { and, count, eq, inArray } from "drizzle-orm";
 import type { Db, Tx } from "../../db/client";
 import { backendPool, healthMonitor, listener, loadBalancer, member, placement } from "../../db/schema";
 import { DomainError } from "../errors";
@@ -60,6 +60,58 @@ export async function loadTrees(db: Db | Tx, lbs: LbRow[]): Promise<Tree[]> {
     placements: placementsBy.get(lb.id) ?? [],
     members: membersBy.get(lb.id) ?? [],
     monitors: monitorsBy.get(lb.id) ?? [],
+  }));
+}
+
+/**
+ * Trees of a whole tenant for lists: listeners and placements, member counts instead of members
+ * (single index scans by tenant; no per-id lists).
+ */
+export async function loadTenantSummaries(
+  db: Db | Tx,
+  tenantId: string,
+  lbs: LbRow[],
+): Promise<{ tree: Tree; memberCount: number }[]> {
+  if (!lbs.length) return [];
+  const [listeners, placements, counts] = await Promise.all([
+    db.select().from(listener).where(eq(listener.tenantId, tenantId)),
+    db
+      .select({ p: placement })
+      .from(placement)
+      .innerJoin(loadBalancer, eq(loadBalancer.id, placement.lbId))
+      .where(eq(loadBalancer.tenantId, tenantId)),
+    db
+      .select({ lbId: member.lbId, n: count() })
+      .from(member)
+      .where(eq(member.tenantId, tenantId))
+      .groupBy(member.lbId),
+  ]);
+  const group = <T>(rows: T[], key: (r: T) => string) => {
+    const m = new Map<string, T[]>();
+    for (const r of rows) {
+      const k = key(r);
+      const list = m.get(k);
+      if (list) list.push(r);
+      else m.set(k, [r]);
+    }
+    return m;
+  };
+  const listenersBy = group(listeners, (l) => l.lbId);
+  const placementsBy = group(
+    placements.map((r) => r.p),
+    (p) => p.lbId,
+  );
+  const countBy = new Map(counts.map((c) => [c.lbId, c.n]));
+  return lbs.map((lb) => ({
+    tree: {
+      lb,
+      pools: [],
+      monitors: [],
+      members: [],
+      listeners: listenersBy.get(lb.id) ?? [],
+      placements: placementsBy.get(lb.id) ?? [],
+    },
+    memberCount: countBy.get(lb.id) ?? 0,
   }));
 }
 

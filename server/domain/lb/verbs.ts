@@ -2,14 +2,14 @@
 // on) → build the desired tree → validate the whole tree and the tenant's quotas → write the
 // difference → one revision + one audit row. A change that changes nothing writes nothing.
 import { createHash } from "node:crypto";
-import { and, asc, count, desc, eq, ne } from "drizzle-orm";
+import { and, asc, count, desc, eq } from "drizzle-orm";
 import type { Tx } from "../../db/client";
-import { auditLog, backendPool, idempotencyKey, listener, loadBalancer, member, placement } from "../../db/schema";
+import { auditLog, idempotencyKey, loadBalancer, placement, tenant } from "../../db/schema";
 import { type TenantCtx, requireRole } from "../context";
 import { DomainError, notFound } from "../errors";
 import { mutate } from "../mutate";
 import { allocateVipAddress } from "../inventory/allocate";
-import { getQuota } from "../inventory/quotas";
+import { getQuota, getQuotaUsage } from "../inventory/quotas";
 import { parseAddress } from "../../../lib/ip";
 import type { CreateLbInput } from "../../../lib/lb-schemas";
 import {
@@ -18,8 +18,8 @@ import {
   type Tree,
   defaultListenerName,
   desiredFromTree,
+  loadTenantSummaries,
   loadTree,
-  loadTrees,
   lockLb,
   validateTree,
 } from "./tree";
@@ -44,32 +44,30 @@ export async function findLb(db: TenantCtx["db"] | Tx, tenantId: string, ref: st
   return lb;
 }
 
-async function enforceQuota(tx: Tx, tenantId: string, lbId: string | null, desired: DesiredTree) {
-  const q = await getQuota(tx, tenantId);
-  const others = lbId ? and(eq(loadBalancer.tenantId, tenantId), ne(loadBalancer.id, lbId)) : eq(loadBalancer.tenantId, tenantId);
-  const [[vips], [listeners], [members]] = await Promise.all([
-    tx.select({ n: count() }).from(loadBalancer).where(others),
-    tx.select({ n: count() }).from(listener).innerJoin(loadBalancer, eq(loadBalancer.id, listener.lbId)).where(others),
-    tx
-      .select({ n: count() })
-      .from(member)
-      .innerJoin(backendPool, eq(backendPool.id, member.poolId))
-      .innerJoin(loadBalancer, eq(loadBalancer.id, backendPool.lbId))
-      .where(others),
-  ]);
-  const wantVips = (vips?.n ?? 0) + 1;
-  const wantListeners = (listeners?.n ?? 0) + desired.listeners.length;
-  const wantMembers = (members?.n ?? 0) + desired.pools.reduce((s, p) => s + p.members.length, 0);
-  const over = (what: string, want: number, max: number, field: string) => {
-    throw new DomainError(
-      "PRECONDITION_FAILED",
-      `quota exceeded: this would make ${want} ${what} in the tenant, the quota is ${max}; ask a platform admin to raise it`,
-      { [field]: [`quota: at most ${max} ${what} per tenant`] },
-    );
+/**
+ * Checks the tenant's quotas for a tree going from `current` (null = new) to `desired`. The
+ * tenant row is locked first, so concurrent changes in one tenant cannot both squeeze under a quota.
+ */
+async function enforceQuota(tx: Tx, tenantId: string, current: Tree | null, desired: DesiredTree) {
+  await tx.select({ id: tenant.id }).from(tenant).where(eq(tenant.id, tenantId)).for("update");
+  const [q, usage] = await Promise.all([getQuota(tx, tenantId), getQuotaUsage(tx, tenantId)]);
+  const delta = {
+    vips: current ? 0 : 1,
+    listeners: desired.listeners.length - (current?.listeners.length ?? 0),
+    members: desired.pools.reduce((s, p) => s + p.members.length, 0) - (current?.members.length ?? 0),
   };
-  if (!lbId && wantVips > q.maxVips) over("load balancers", wantVips, q.maxVips, "name");
-  if (wantListeners > q.maxListeners) over("listeners", wantListeners, q.maxListeners, "listeners");
-  if (wantMembers > q.maxMembers) over("members", wantMembers, q.maxMembers, "pools");
+  const check = (what: string, now: number, d: number, max: number, field: string) => {
+    if (d > 0 && now + d > max) {
+      throw new DomainError(
+        "PRECONDITION_FAILED",
+        `quota exceeded: this would make ${now + d} ${what} in the tenant, the quota is ${max}; ask a platform admin to raise it`,
+        { [field]: [`quota: at most ${max} ${what} per tenant`] },
+      );
+    }
+  };
+  check("load balancers", usage.vips, delta.vips, q.maxVips, "name");
+  check("listeners", usage.listeners, delta.listeners, q.maxListeners, "listeners");
+  check("members", usage.members, delta.members, q.maxMembers, "pools");
 }
 
 function desiredFromCreate(input: CreateLbInput): DesiredTree {
@@ -181,7 +179,7 @@ export async function listLbs(
         lb.description.toLowerCase().includes(search)) &&
       (!tagKey || (tagKey in lb.tags && (tagValue === undefined || lb.tags[tagKey] === tagValue))),
   );
-  return (await loadTrees(ctx.db, filtered)).map(summaryView);
+  return (await loadTenantSummaries(ctx.db, ctx.tenant.id, filtered)).map((x) => summaryView(x.tree, x.memberCount));
 }
 
 /**
@@ -204,7 +202,7 @@ export async function changeTree(
     change(desired, tree);
     if (treesEqual(before, desired)) return;
     validateTree(desired);
-    await enforceQuota(tx, ctx.tenant.id, lb.id, desired);
+    await enforceQuota(tx, ctx.tenant.id, tree, desired);
     await applyDesired(tx, tree, desired);
     const rev = await rec.record({
       tenantId: ctx.tenant.id,

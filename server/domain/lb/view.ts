@@ -136,7 +136,8 @@ export function lbOperating(t: Tree): Operating {
   return NO_REPORTS;
 }
 
-export function summaryView(t: Tree): LbSummary {
+/** `memberCount` lets lists skip loading members (they load trees without them). */
+export function summaryView(t: Tree, memberCount = t.members.length): LbSummary {
   return {
     id: t.lb.id,
     name: t.lb.name,
@@ -156,7 +157,7 @@ export function summaryView(t: Tree): LbSummary {
     listeners: t.listeners
       .map((l) => ({ name: l.name, protocol: l.protocol, port: l.portStart, portEnd: l.portEnd }))
       .sort((a, b) => a.port - b.port || a.protocol.localeCompare(b.protocol)),
-    memberCount: t.members.length,
+    memberCount,
   };
 }
 

@@ -66,6 +66,7 @@ export const treesEqual = (a: DesiredTree, b: DesiredTree) => same(normalize(a),
 export async function applyDesired(tx: Tx, current: Tree, desiredRaw: DesiredTree): Promise<void> {
   const desired = normalize(desiredRaw);
   const lbId = current.lb.id;
+  const tenantId = current.lb.tenantId;
 
   // Pools first (listeners reference them), deletions of pools last.
   const poolByName = new Map(current.pools.map((p) => [p.name, p]));
@@ -76,7 +77,7 @@ export async function applyDesired(tx: Tx, current: Tree, desiredRaw: DesiredTre
     if (!existing) {
       const [row] = await tx
         .insert(backendPool)
-        .values({ lbId, name: p.name, minHealthy: p.minHealthy, allDownPolicy: p.allDownPolicy })
+        .values({ lbId, tenantId, name: p.name, minHealthy: p.minHealthy, allDownPolicy: p.allDownPolicy })
         .returning({ id: backendPool.id });
       id = row!.id;
     } else {
@@ -115,7 +116,7 @@ export async function applyDesired(tx: Tx, current: Tree, desiredRaw: DesiredTre
       const row = stored.get(key);
       stored.delete(key);
       if (!row) {
-        inserts.push({ poolId: id, ...m });
+        inserts.push({ poolId: id, lbId, tenantId, ...m });
       } else if (
         row.weight !== m.weight ||
         row.adminState !== m.adminState ||
@@ -147,7 +148,7 @@ export async function applyDesired(tx: Tx, current: Tree, desiredRaw: DesiredTre
     };
     const existing = listenerByName.get(l.name);
     if (!existing) {
-      await tx.insert(listener).values({ lbId, name: l.name, ...values });
+      await tx.insert(listener).values({ lbId, tenantId, name: l.name, ...values });
     } else {
       keep.add(existing.id);
       const cur = {

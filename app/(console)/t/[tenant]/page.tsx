@@ -23,7 +23,9 @@ export default function TenantOverviewPage() {
             {tenant.memberCount}
           </Link>
         </Stat>
-        <Stat label="Load balancers">0</Stat>
+        <Stat label="Load balancers">
+          <span className="text-slate-400" title="Load balancers come next">—</span>
+        </Stat>
         <Stat label="Created">
           <Time date={tenant.createdAt} />
         </Stat>
