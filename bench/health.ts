@@ -31,7 +31,9 @@ function flag(name: string, fallback: string): string {
 // ---- child: the backends ----
 
 async function serve(kind: string): Promise<void> {
-  const response = Buffer.from("HTTP/1.1 200 OK\r\nContent-Length: 3\r\nConnection: close\r\n\r\nok\n");
+  const response = Buffer.from(
+    "HTTP/1.1 200 OK\r\nContent-Length: 3\r\nConnection: close\r\n\r\nok\n",
+  );
   const ports: number[] = [];
   for (let i = 0; i < SERVER_PORTS; i++) {
     let server: Server;
@@ -47,7 +49,9 @@ async function serve(kind: string): Promise<void> {
         socket.once("data", () => socket.end(response));
       });
     }
-    await new Promise<void>((resolve) => server.listen({ port: 0, host: HOST, backlog: 4096 }, resolve));
+    await new Promise<void>((resolve) =>
+      server.listen({ port: 0, host: HOST, backlog: 4096 }, resolve),
+    );
     ports.push((server.address() as AddressInfo).port);
   }
   process.on("message", (message) => {
@@ -60,17 +64,23 @@ async function serve(kind: string): Promise<void> {
 // ---- parent: the engine ----
 
 function startBackends(kind: string): Promise<{ child: ChildProcess; ports: number[] }> {
-  const child = fork(fileURLToPath(import.meta.url), ["--serve", `--server=${kind}`], { stdio: "inherit" });
+  const child = fork(fileURLToPath(import.meta.url), ["--serve", `--server=${kind}`], {
+    stdio: "inherit",
+  });
   return new Promise((resolve, reject) => {
     child.once("error", reject);
     child.once("exit", (code) => reject(new Error(`backend process exited with ${code}`)));
-    child.once("message", (message: { ports: number[] }) => resolve({ child, ports: message.ports }));
+    child.once("message", (message: { ports: number[] }) =>
+      resolve({ child, ports: message.ports }),
+    );
   });
 }
 
 function childCpuMs(child: ChildProcess): Promise<number> {
   return new Promise((resolve) => {
-    child.once("message", (message: { cpu: NodeJS.CpuUsage }) => resolve((message.cpu.user + message.cpu.system) / 1000));
+    child.once("message", (message: { cpu: NodeJS.CpuUsage }) =>
+      resolve((message.cpu.user + message.cpu.system) / 1000),
+    );
     child.send("cpu");
   });
 }
@@ -79,7 +89,13 @@ const cpuMs = (usage: NodeJS.CpuUsage) => (usage.user + usage.system) / 1000;
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 const round = (value: number, digits = 1) => Number(value.toFixed(digits));
 
-async function burst(ports: number[], child: ChildProcess, count: number, transport: "native" | "net", maxInFlight: number) {
+async function burst(
+  ports: number[],
+  child: ChildProcess,
+  count: number,
+  transport: "native" | "net",
+  maxInFlight: number,
+) {
   const engine = new HealthEngine({
     transport,
     onTransitions: () => {},
@@ -94,7 +110,14 @@ async function burst(ports: number[], child: ChildProcess, count: number, transp
       address: HOST,
       port: ports[i % ports.length]!,
       // One probe each: the interval is far beyond the run.
-      monitor: { type: "HTTP", intervalMs: 600_000, timeoutMs: 3_000, rise: 1, fall: 1, http: { method: "GET", path: "/health", expectedCodes: "200" } },
+      monitor: {
+        type: "HTTP",
+        intervalMs: 600_000,
+        timeoutMs: 3_000,
+        rise: 1,
+        fall: 1,
+        http: { method: "GET", path: "/health", expectedCodes: "200" },
+      },
     });
   }
   const childBefore = await childCpuMs(child);
@@ -130,20 +153,42 @@ async function burst(ports: number[], child: ChildProcess, count: number, transp
   };
 }
 
-async function sustained(ports: number[], child: ChildProcess, rules: number, seconds: number, transport: "native" | "net") {
+async function sustained(
+  ports: number[],
+  child: ChildProcess,
+  rules: number,
+  seconds: number,
+  transport: "native" | "net",
+) {
   const transitions: HealthTransition[] = [];
-  const engine = new HealthEngine({ transport, onTransitions: (batch) => transitions.push(...batch), initialState: "up" });
+  const engine = new HealthEngine({
+    transport,
+    onTransitions: (batch) => transitions.push(...batch),
+    initialState: "up",
+  });
   const targets: HealthTarget[] = [];
   for (let i = 0; i < rules; i++) {
     const port = ports[i % ports.length]!;
     targets.push(
       i % 2 === 0
-        ? { key: `tcp/${i}`, address: HOST, port, monitor: { type: "TCP", intervalMs: 10_000, timeoutMs: 2_000, rise: 2, fall: 2 } }
+        ? {
+            key: `tcp/${i}`,
+            address: HOST,
+            port,
+            monitor: { type: "TCP", intervalMs: 10_000, timeoutMs: 2_000, rise: 2, fall: 2 },
+          }
         : {
             key: `http/${i}`,
             address: HOST,
             port,
-            monitor: { type: "HTTP", intervalMs: 10_000, timeoutMs: 2_000, rise: 2, fall: 2, http: { method: "GET", path: "/health", expectedCodes: "200" } },
+            monitor: {
+              type: "HTTP",
+              intervalMs: 10_000,
+              timeoutMs: 2_000,
+              rise: 2,
+              fall: 2,
+              http: { method: "GET", path: "/health", expectedCodes: "200" },
+            },
           },
     );
   }
@@ -230,7 +275,11 @@ async function main(): Promise<void> {
       server: kind,
       transport,
       burstMaxInFlight: inFlight,
-      burst: { ...median, runs: bursts.map((b) => b.cpuPerProbeUs), falseTimeoutsAllRuns: bursts.reduce((sum, b) => sum + b.falseTimeouts, 0) },
+      burst: {
+        ...median,
+        runs: bursts.map((b) => b.cpuPerProbeUs),
+        falseTimeoutsAllRuns: bursts.reduce((sum, b) => sum + b.falseTimeouts, 0),
+      },
       burstNetBaseline: netMedian && {
         cpuPerProbeUs: netMedian.cpuPerProbeUs,
         wallMs: netMedian.wallMs,
@@ -239,10 +288,22 @@ async function main(): Promise<void> {
       },
       sustained: steady,
       bars: {
-        burstCpuPerProbeUs: { value: median.cpuPerProbeUs, bar: 60, ok: median.cpuPerProbeUs <= 60 },
+        burstCpuPerProbeUs: {
+          value: median.cpuPerProbeUs,
+          bar: 60,
+          ok: median.cpuPerProbeUs <= 60,
+        },
         burstFalseTimeouts: { value: bursts.reduce((sum, b) => sum + b.falseTimeouts, 0), bar: 0 },
-        sustainedCpuPercent: { value: steady.cpuPercentOfOneCore, bar: 50, ok: steady.cpuPercentOfOneCore <= 50 },
-        sustainedLagP99Ms: { value: steady.eventLoopLagP99Ms, bar: 20, ok: steady.eventLoopLagP99Ms <= 20 },
+        sustainedCpuPercent: {
+          value: steady.cpuPercentOfOneCore,
+          bar: 50,
+          ok: steady.cpuPercentOfOneCore <= 50,
+        },
+        sustainedLagP99Ms: {
+          value: steady.eventLoopLagP99Ms,
+          bar: 20,
+          ok: steady.eventLoopLagP99Ms <= 20,
+        },
         sustainedFalseDowns: { value: steady.falseDowns, bar: 0, ok: steady.falseDowns === 0 },
       },
     };

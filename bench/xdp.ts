@@ -240,9 +240,9 @@ async function main() {
         `new tuple ${result.synNewTupleNs} ns), ` +
         `1k/100k/1M flows ${result.cached1kNs}/${result.cached100kNs}/${result.cached1MNs} ns (1M/1k ${result.ratio1Mto1k}, bar 1.5)`,
     );
-    if (result.loadAverage1m > os.availableParallelism()) {
+    if (result.loadAverage1m > os.cpus().length) {
       console.log(
-        `note: load average ${result.loadAverage1m} on ${os.availableParallelism()} CPUs — other work evicts ` +
+        `note: load average ${result.loadAverage1m} on ${os.cpus().length} CPUs — other work evicts ` +
           `the program's cache lines between calls; figures are inflated, compare on an idle machine`,
       );
     }

@@ -18,7 +18,11 @@ export function createApiClient(url: string, headers: Record<string, string>): A
         url: `${url}/api/trpc`,
         transformer: superjson,
         headers,
-        fetch: (input, init) => fetch(input, { ...init, signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS) } as RequestInit),
+        fetch: (input, init) => {
+          const timeout = AbortSignal.timeout(REQUEST_TIMEOUT_MS);
+          const signal = init?.signal ? AbortSignal.any([init.signal, timeout]) : timeout;
+          return fetch(input, { ...init, signal } as RequestInit);
+        },
       }),
     ],
   });

@@ -43,7 +43,7 @@ import { pathToFileURL } from "node:url";
 import { Worker } from "node:worker_threads";
 
 export const MAGLEV_TABLE_SIZE = 13313; // prime
-export const NO_BACKEND = 0xffffffff; // every entry when no backend has weight > 0
+export const NO_BACKEND = 0xffffffff; // every entry when no backend has weight > 0 (or all are down)
 export const MAGLEV_MAX_WEIGHT = 256;
 /** Largest accepted table size (bounds scratch memory; far above any BPF map value size). */
 export const MAGLEV_MAX_TABLE_SIZE = 1 << 24;
@@ -238,7 +238,6 @@ class Scratch {
   skip = new Int32Array(0);
   weight = new Int32Array(0);
   credit = new Int32Array(0);
-  labels = new Int32Array(0);
   isHealthy = new Uint8Array(0);
   offset = new Int32Array(0);
   cursor = new Int32Array(0);
@@ -259,7 +258,6 @@ class Scratch {
       this.skip = new Int32Array(n);
       this.weight = new Int32Array(n);
       this.credit = new Int32Array(n);
-      this.labels = new Int32Array(n);
       this.isHealthy = new Uint8Array(n);
       this.offset = new Int32Array(n);
       this.cursor = new Int32Array(n);

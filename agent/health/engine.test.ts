@@ -1,5 +1,10 @@
 import { createServer as createHttpServer, type Server as HttpServer } from "node:http";
-import { createServer as createNetServer, type AddressInfo, type Server as NetServer, type Socket } from "node:net";
+import {
+  createServer as createNetServer,
+  type AddressInfo,
+  type Server as NetServer,
+  type Socket,
+} from "node:net";
 import { afterEach, describe, expect, it } from "vitest";
 import { HealthEngine, type HealthEngineOptions } from "./engine";
 import type { HealthMonitorSpec, HealthTarget, HealthTransition } from "./types";
@@ -12,7 +17,9 @@ afterEach(async () => {
 });
 
 function listen(server: NetServer | HttpServer): Promise<number> {
-  return new Promise((resolve) => server.listen(0, "127.0.0.1", () => resolve((server.address() as AddressInfo).port)));
+  return new Promise((resolve) =>
+    server.listen(0, "127.0.0.1", () => resolve((server.address() as AddressInfo).port)),
+  );
 }
 
 function closeServer(server: NetServer | HttpServer, sockets: Set<Socket>): Promise<void> {
@@ -28,7 +35,9 @@ async function httpBackend(options: { delayMs?: number } = {}) {
     backend.requests++;
     const match = /^\/status\/(\d{3})$/.exec(request.url ?? "");
     const answer = () => {
-      response.writeHead(match ? Number(match[1]) : backend.status, { "content-type": "text/plain" });
+      response.writeHead(match ? Number(match[1]) : backend.status, {
+        "content-type": "text/plain",
+      });
       response.end("ok\n");
     };
     if (options.delayMs) setTimeout(answer, options.delayMs);
@@ -85,7 +94,13 @@ function engineWithLogBase(options: Partial<HealthEngineOptions> = {}) {
   const transitions = () => batches.flat();
   /** Waits until `key` is in `state` and that change has been delivered. */
   const delivered = (key: string, state: string) =>
-    waitFor(`${key} ${state} delivered`, () => transitions().filter((t) => t.key === key).at(-1)?.to === state);
+    waitFor(
+      `${key} ${state} delivered`,
+      () =>
+        transitions()
+          .filter((t) => t.key === key)
+          .at(-1)?.to === state,
+    );
   return { engine, batches, transitions, delivered };
 }
 
@@ -104,11 +119,20 @@ function monitor(overrides: Partial<HealthMonitorSpec> = {}): HealthMonitorSpec 
   return { type: "TCP", intervalMs: 60, timeoutMs: 50, rise: 2, fall: 2, ...overrides };
 }
 
-function httpMonitor(path = "/", expectedCodes = "200", overrides: Partial<HealthMonitorSpec> = {}): HealthMonitorSpec {
+function httpMonitor(
+  path = "/",
+  expectedCodes = "200",
+  overrides: Partial<HealthMonitorSpec> = {},
+): HealthMonitorSpec {
   return monitor({ type: "HTTP", http: { method: "GET", path, expectedCodes }, ...overrides });
 }
 
-function target(key: string, port: number, spec: HealthMonitorSpec, address = "127.0.0.1"): HealthTarget {
+function target(
+  key: string,
+  port: number,
+  spec: HealthMonitorSpec,
+  address = "127.0.0.1",
+): HealthTarget {
   return { key, address, port, monitor: spec };
 }
 
@@ -117,7 +141,8 @@ function target(key: string, port: number, spec: HealthMonitorSpec, address = "1
 const TRANSPORTS = ["native", "net"] as const;
 
 describe.each(TRANSPORTS)("HealthEngine on %s sockets: verdicts", (transport) => {
-  const engineWithLog = (options: Partial<HealthEngineOptions> = {}) => engineWithLogBase({ transport, ...options });
+  const engineWithLog = (options: Partial<HealthEngineOptions> = {}) =>
+    engineWithLogBase({ transport, ...options });
 
   it("uses the transport asked for (native is available on this Node)", () => {
     const { engine } = engineWithLog();
@@ -137,7 +162,9 @@ describe.each(TRANSPORTS)("HealthEngine on %s sockets: verdicts", (transport) =>
     });
     await delivered("tcp", "up");
     expect(consecutiveAtUp).toBe(3);
-    expect(transitions()).toEqual([expect.objectContaining({ key: "tcp", from: "down", to: "up", reason: "connected" })]);
+    expect(transitions()).toEqual([
+      expect.objectContaining({ key: "tcp", from: "down", to: "up", reason: "connected" }),
+    ]);
   });
 
   it("decides an unknown target on its first result, then needs `fall` failures to go down", async () => {
@@ -150,8 +177,16 @@ describe.each(TRANSPORTS)("HealthEngine on %s sockets: verdicts", (transport) =>
 
     backend.status = 503;
     await waitFor("down", () => transitions().length === 2);
-    expect(transitions()[1]).toMatchObject({ from: "up", to: "down", reason: "HTTP 503 (expected 200)" });
-    expect(engine.state("web")).toMatchObject({ state: "down", consecutive: 3, reason: "HTTP 503 (expected 200)" });
+    expect(transitions()[1]).toMatchObject({
+      from: "up",
+      to: "down",
+      reason: "HTTP 503 (expected 200)",
+    });
+    expect(engine.state("web")).toMatchObject({
+      state: "down",
+      consecutive: 3,
+      reason: "HTTP 503 (expected 200)",
+    });
 
     backend.status = 200;
     await waitFor("up again", () => transitions().length === 3);
@@ -166,7 +201,11 @@ describe.each(TRANSPORTS)("HealthEngine on %s sockets: verdicts", (transport) =>
     await delivered("web", "up");
     await backend.stop();
     await delivered("web", "down");
-    expect(transitions().at(-1)).toMatchObject({ from: "up", to: "down", reason: "connect ECONNREFUSED" });
+    expect(transitions().at(-1)).toMatchObject({
+      from: "up",
+      to: "down",
+      reason: "connect ECONNREFUSED",
+    });
   });
 
   it("reports a refused TCP connection", async () => {
@@ -174,7 +213,12 @@ describe.each(TRANSPORTS)("HealthEngine on %s sockets: verdicts", (transport) =>
     const { engine, transitions } = engineWithLog();
     engine.setTargets([target("gone", port, monitor())]);
     await waitFor("verdict", () => transitions().length === 1);
-    expect(transitions()[0]).toMatchObject({ key: "gone", from: "unknown", to: "down", reason: "connect ECONNREFUSED" });
+    expect(transitions()[0]).toMatchObject({
+      key: "gone",
+      from: "unknown",
+      to: "down",
+      reason: "connect ECONNREFUSED",
+    });
   });
 
   it("matches expected-code lists and ranges", async () => {
@@ -187,11 +231,19 @@ describe.each(TRANSPORTS)("HealthEngine on %s sockets: verdicts", (transport) =>
       target("302", backend.port, httpMonitor("/status/302", codes)),
       target("404", backend.port, httpMonitor("/status/404", codes)),
     ]);
-    await waitFor("all decided", () => ["204", "301", "302", "404"].every((key) => engine.state(key)?.state !== "unknown"));
+    await waitFor("all decided", () =>
+      ["204", "301", "302", "404"].every((key) => engine.state(key)?.state !== "unknown"),
+    );
     expect(engine.state("204")).toMatchObject({ state: "up", reason: "HTTP 204" });
     expect(engine.state("301")).toMatchObject({ state: "up", reason: "HTTP 301" });
-    expect(engine.state("302")).toMatchObject({ state: "down", reason: "HTTP 302 (expected 200-299,301)" });
-    expect(engine.state("404")).toMatchObject({ state: "down", reason: "HTTP 404 (expected 200-299,301)" });
+    expect(engine.state("302")).toMatchObject({
+      state: "down",
+      reason: "HTTP 302 (expected 200-299,301)",
+    });
+    expect(engine.state("404")).toMatchObject({
+      state: "down",
+      reason: "HTTP 404 (expected 200-299,301)",
+    });
   });
 
   it("reports a server that accepts but never answers as a timeout, counted from the probe's start", async () => {
@@ -202,7 +254,10 @@ describe.each(TRANSPORTS)("HealthEngine on %s sockets: verdicts", (transport) =>
       target("silent-tcp", port, monitor()),
     ]);
     await waitFor("verdicts", () => transitions().length === 2);
-    expect(engine.state("silent-http")).toMatchObject({ state: "down", reason: "timeout after 100 ms" });
+    expect(engine.state("silent-http")).toMatchObject({
+      state: "down",
+      reason: "timeout after 100 ms",
+    });
     expect(engine.state("silent-http")!.lastDurationMs).toBeGreaterThanOrEqual(100);
     expect(engine.state("silent-http")!.lastDurationMs).toBeLessThan(350);
     // The TCP check only needs the handshake, which the silent server completes.
@@ -223,10 +278,18 @@ describe.each(TRANSPORTS)("HealthEngine on %s sockets: verdicts", (transport) =>
       target("ssh", notHttp, httpMonitor()),
       target("hangup", hangsUp, httpMonitor()),
     ]);
-    await waitFor("verdicts", () => ["pieces", "ssh", "hangup"].every((key) => engine.state(key)?.state !== "unknown"));
+    await waitFor("verdicts", () =>
+      ["pieces", "ssh", "hangup"].every((key) => engine.state(key)?.state !== "unknown"),
+    );
     expect(engine.state("pieces")).toMatchObject({ state: "up", reason: "HTTP 204" });
-    expect(engine.state("ssh")).toMatchObject({ state: "down", reason: 'malformed status line "SSH-2.0-OpenSSH_9.2??"' });
-    expect(engine.state("hangup")).toMatchObject({ state: "down", reason: "connection closed before status line" });
+    expect(engine.state("ssh")).toMatchObject({
+      state: "down",
+      reason: 'malformed status line "SSH-2.0-OpenSSH_9.2??"',
+    });
+    expect(engine.state("hangup")).toMatchObject({
+      state: "down",
+      reason: "connection closed before status line",
+    });
   });
 
   it("sends a minimal HTTP/1.1 request with method, path, Host and Connection: close", async () => {
@@ -239,14 +302,33 @@ describe.each(TRANSPORTS)("HealthEngine on %s sockets: verdicts", (transport) =>
     });
     const { engine } = engineWithLog();
     engine.setTargets([
-      target("head", port, monitor({ type: "HTTP", http: { method: "HEAD", path: "/healthz?deep=1", expectedCodes: "200" } })),
-      target("host", port, monitor({ type: "HTTP", http: { method: "OPTIONS", path: "/", host: "api.example", expectedCodes: "200" } })),
+      target(
+        "head",
+        port,
+        monitor({
+          type: "HTTP",
+          http: { method: "HEAD", path: "/healthz?deep=1", expectedCodes: "200" },
+        }),
+      ),
+      target(
+        "host",
+        port,
+        monitor({
+          type: "HTTP",
+          http: { method: "OPTIONS", path: "/", host: "api.example", expectedCodes: "200" },
+        }),
+      ),
     ]);
-    await waitFor("both up", () => engine.state("head")?.state === "up" && engine.state("host")?.state === "up");
+    await waitFor(
+      "both up",
+      () => engine.state("head")?.state === "up" && engine.state("host")?.state === "up",
+    );
     expect(requests).toContain(
       `HEAD /healthz?deep=1 HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nUser-Agent: tenbin-health\r\nAccept: */*\r\nConnection: close\r\n\r\n`,
     );
-    expect(requests.some((request) => request.startsWith("OPTIONS / HTTP/1.1\r\nHost: api.example\r\n"))).toBe(true);
+    expect(
+      requests.some((request) => request.startsWith("OPTIONS / HTTP/1.1\r\nHost: api.example\r\n")),
+    ).toBe(true);
   });
 
   it("probes IPv6 backends", async () => {
@@ -276,7 +358,10 @@ describe("HealthEngine: declarative targets", () => {
     const stable = target("stable", backend.port, httpMonitor());
     const changing = target("changing", backend.port, httpMonitor());
     engine.setTargets([stable, changing]);
-    await waitFor("both up", () => engine.state("stable")?.state === "up" && engine.state("changing")?.state === "up");
+    await waitFor(
+      "both up",
+      () => engine.state("stable")?.state === "up" && engine.state("changing")?.state === "up",
+    );
     const stableSince = engine.state("stable")!.since;
 
     // Same keys: an identical copy keeps everything; a new path re-probes but keeps "up" until `fall` failures.
@@ -295,7 +380,9 @@ describe("HealthEngine: declarative targets", () => {
 
     // Only thresholds change: counters and state stay.
     const consecutiveBefore = engine.state("stable")!.consecutive;
-    engine.setTargets([target("stable", backend.port, httpMonitor("/", "200", { rise: 5, fall: 5 }))]);
+    engine.setTargets([
+      target("stable", backend.port, httpMonitor("/", "200", { rise: 5, fall: 5 })),
+    ]);
     expect(engine.state("stable")!.consecutive).toBeGreaterThanOrEqual(consecutiveBefore);
     expect(engine.state("changing")).toBeUndefined();
     expect(engine.state("added")).toBeUndefined();
@@ -336,7 +423,9 @@ describe("HealthEngine: declarative targets", () => {
   it("spreads first probes over the interval instead of firing them together", async () => {
     const backend = await httpBackend();
     const { engine } = engineWithLog();
-    const targets = Array.from({ length: 40 }, (_, i) => target(`t${i}`, backend.port, httpMonitor("/", "200", { intervalMs: 400, timeoutMs: 300 })));
+    const targets = Array.from({ length: 40 }, (_, i) =>
+      target(`t${i}`, backend.port, httpMonitor("/", "200", { intervalMs: 400, timeoutMs: 300 })),
+    );
     engine.setTargets(targets);
     await sleep(100);
     // With a random phase about a quarter of the 40 targets have had their first probe by now.
@@ -347,12 +436,17 @@ describe("HealthEngine: declarative targets", () => {
 });
 
 describe.each(TRANSPORTS)("HealthEngine on %s sockets: overload and batching", (transport) => {
-  const engineWithLog = (options: Partial<HealthEngineOptions> = {}) => engineWithLogBase({ transport, ...options });
+  const engineWithLog = (options: Partial<HealthEngineOptions> = {}) =>
+    engineWithLogBase({ transport, ...options });
   it("slips probes at the in-flight cap instead of failing them (no false downs)", async () => {
     const backend = await httpBackend({ delayMs: 20 });
     const { engine, transitions } = engineWithLog({ maxInFlight: 2, initialState: "up" });
     const targets = Array.from({ length: 50 }, (_, i) =>
-      target(`slow${i}`, backend.port, httpMonitor("/", "200", { intervalMs: 100, timeoutMs: 90, fall: 1 })),
+      target(
+        `slow${i}`,
+        backend.port,
+        httpMonitor("/", "200", { intervalMs: 100, timeoutMs: 90, fall: 1 }),
+      ),
     );
     engine.setTargets(targets);
     let maxInFlight = 0;
@@ -375,9 +469,17 @@ describe.each(TRANSPORTS)("HealthEngine on %s sockets: overload and batching", (
     const { engine, batches } = engineWithLog({ batchWindowMs: 250 });
     const keys = Array.from({ length: 20 }, (_, i) => `member${i}`);
     engine.setTargets(
-      keys.map((key) => target(key, backend.port, httpMonitor("/", "200", { fall: 1, intervalMs: 150, timeoutMs: 140 }))),
+      keys.map((key) =>
+        target(
+          key,
+          backend.port,
+          httpMonitor("/", "200", { fall: 1, intervalMs: 150, timeoutMs: 140 }),
+        ),
+      ),
     );
-    await waitFor("all up delivered", () => keys.every((key) => batches.flat().some((t) => t.key === key && t.to === "up")));
+    await waitFor("all up delivered", () =>
+      keys.every((key) => batches.flat().some((t) => t.key === key && t.to === "up")),
+    );
     const batchesBefore = batches.length;
     expect(batchesBefore).toBeLessThanOrEqual(2);
 
@@ -385,8 +487,13 @@ describe.each(TRANSPORTS)("HealthEngine on %s sockets: overload and batching", (
     await waitFor("all down", () => keys.every((key) => engine.state(key)?.state === "down"));
     await sleep(270);
     // Every member's 500 reached the agent, in at most two deliveries (the failures spread over one interval).
-    const downBatches = batches.slice(batchesBefore).filter((batch) => batch.some((t) => t.reason === "HTTP 500 (expected 200)"));
-    const downKeys = downBatches.flat().filter((t) => t.to === "down").map((t) => t.key);
+    const downBatches = batches
+      .slice(batchesBefore)
+      .filter((batch) => batch.some((t) => t.reason === "HTTP 500 (expected 200)"));
+    const downKeys = downBatches
+      .flat()
+      .filter((t) => t.to === "down")
+      .map((t) => t.key);
     expect(new Set(downKeys)).toEqual(new Set(keys));
     expect(downBatches.length).toBeLessThanOrEqual(2);
     expect(engine.stats().batches).toBe(batches.length);
@@ -395,7 +502,9 @@ describe.each(TRANSPORTS)("HealthEngine on %s sockets: overload and batching", (
   it("aborts running probes on close and reports nothing afterwards", async () => {
     const port = await rawBackend();
     const { engine, transitions } = engineWithLog();
-    engine.setTargets([target("silent", port, httpMonitor("/", "200", { intervalMs: 1000, timeoutMs: 900 }))]);
+    engine.setTargets([
+      target("silent", port, httpMonitor("/", "200", { intervalMs: 1000, timeoutMs: 900 })),
+    ]);
     await waitFor("probe running", () => engine.stats().inFlight === 1);
     await engine.close();
     expect(engine.stats()).toMatchObject({ inFlight: 0, targets: 0 });
@@ -424,7 +533,12 @@ describe("HealthEngine: adaptive in-flight limit", () => {
       target(`t${i}`, port, httpMonitor("/", "200", { intervalMs: 1000, timeoutMs: 250, fall: 1 })),
     );
     const run = async (adaptiveInFlight: boolean) => {
-      const { engine, transitions } = engineWithLogBase({ maxInFlight: 100, minInFlight: 4, initialState: "up", adaptiveInFlight });
+      const { engine, transitions } = engineWithLogBase({
+        maxInFlight: 100,
+        minInFlight: 4,
+        initialState: "up",
+        adaptiveInFlight,
+      });
       engine.setTargets(targets);
       await sleep(2_000);
       const stats = engine.stats();
@@ -441,5 +555,4 @@ describe("HealthEngine: adaptive in-flight limit", () => {
     const fixed = await run(false);
     expect(fixed.stats.probesTimedOut).toBeGreaterThan(0);
   });
-
 });

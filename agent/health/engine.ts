@@ -176,8 +176,10 @@ export class HealthEngine {
     this.maxInitialDelayMs = options.maxInitialDelayMs ?? Infinity;
     this.onError =
       options.onError ??
-      ((error) => process.emitWarning(`health transitions handler failed: ${String(error)}`, "TenbinHealth"));
-    if (!Number.isInteger(this.maxInFlight) || this.maxInFlight < 1) throw new Error("maxInFlight must be a positive integer");
+      ((error) =>
+        process.emitWarning(`health transitions handler failed: ${String(error)}`, "TenbinHealth"));
+    if (!Number.isInteger(this.maxInFlight) || this.maxInFlight < 1)
+      throw new Error("maxInFlight must be a positive integer");
     this.adaptive = options.adaptiveInFlight ?? true;
     this.minInFlight = Math.min(options.minInFlight ?? 64, this.maxInFlight);
     this.inFlightLimit = this.adaptive ? this.minInFlight : this.maxInFlight;
@@ -234,13 +236,17 @@ export class HealthEngine {
         const target = new Target(key, check, this.initialState, wall);
         target.listedIn = mark;
         this.targets.set(key, target);
-        this.scheduleAt(target, now + Math.random() * Math.min(check.intervalMs, this.maxInitialDelayMs));
+        this.scheduleAt(
+          target,
+          now + Math.random() * Math.min(check.intervalMs, this.maxInitialDelayMs),
+        );
       } else if (change === "probe") {
         this.reconfigure(existing, check, now);
       } else {
         const intervalChanged = existing.check.intervalMs !== check.intervalMs;
         existing.check = check;
-        if (intervalChanged && existing.phase === "idle") this.scheduleAt(existing, now + Math.random() * check.intervalMs);
+        if (intervalChanged && existing.phase === "idle")
+          this.scheduleAt(existing, now + Math.random() * check.intervalMs);
       }
     }
     for (const target of this.targets.values()) if (target.listedIn !== mark) this.remove(target);
@@ -332,7 +338,8 @@ export class HealthEngine {
     for (let i = 0; i < expired.length; i += 2) {
       const target = expired[i] as Target;
       const ticket = expired[i + 1] as number;
-      if (!target.removed && ticket === target.ticket && target.phase === "running") this.timeout(target);
+      if (!target.removed && ticket === target.ticket && target.phase === "running")
+        this.timeout(target);
     }
   };
 
@@ -344,8 +351,14 @@ export class HealthEngine {
         const limit = Math.floor((inFlight * ADAPT_TARGET_RATIO) / this.windowMinRatio);
         this.inFlightLimit = Math.max(this.minInFlight, Math.min(this.inFlightLimit, limit));
         this.slowStart = false;
-      } else if (this.windowMinRatio < ADAPT_QUIET_RATIO && this.windowLimited && this.inFlightLimit < this.maxInFlight) {
-        const grown = this.slowStart ? this.inFlightLimit * 2 : this.inFlightLimit + Math.max(8, Math.ceil(this.inFlightLimit * 0.1));
+      } else if (
+        this.windowMinRatio < ADAPT_QUIET_RATIO &&
+        this.windowLimited &&
+        this.inFlightLimit < this.maxInFlight
+      ) {
+        const grown = this.slowStart
+          ? this.inFlightLimit * 2
+          : this.inFlightLimit + Math.max(8, Math.ceil(this.inFlightLimit * 0.1));
         this.inFlightLimit = Math.min(this.maxInFlight, grown);
         this.startQueued();
       }
@@ -459,7 +472,13 @@ export class HealthEngine {
     else if (target.state === "down" && ok && target.successes >= target.check.rise) next = "up";
     else if (target.state === "up" && !ok && target.failures >= target.check.fall) next = "down";
     if (next === target.state) return;
-    this.pendingTransitions.push({ key: target.key, from: target.state, to: next, at: wall, reason });
+    this.pendingTransitions.push({
+      key: target.key,
+      from: target.state,
+      to: next,
+      at: wall,
+      reason,
+    });
     target.state = next;
     target.since = wall;
     this.counters.transitions++;
@@ -528,7 +547,9 @@ export class HealthEngine {
   private pruneSecureContexts(): void {
     if (this.secureContexts.size === 0) return;
     const used = new Set<string>();
-    for (const target of this.targets.values()) if (target.check.tls) used.add(target.check.tls.ca ?? "");
-    for (const key of this.secureContexts.keys()) if (!used.has(key)) this.secureContexts.delete(key);
+    for (const target of this.targets.values())
+      if (target.check.tls) used.add(target.check.tls.ca ?? "");
+    for (const key of this.secureContexts.keys())
+      if (!used.has(key)) this.secureContexts.delete(key);
   }
 }

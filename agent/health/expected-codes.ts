@@ -24,7 +24,9 @@ function parseCode(item: string, whole: string): number {
   }
   const code = Number(item);
   if (code < MIN_CODE || code > MAX_CODE) {
-    throw new ExpectedCodesError(`expected codes "${whole}": ${code} is outside ${MIN_CODE}-${MAX_CODE}`);
+    throw new ExpectedCodesError(
+      `expected codes "${whole}": ${code} is outside ${MIN_CODE}-${MAX_CODE}`,
+    );
   }
   return code;
 }
@@ -32,12 +34,14 @@ function parseCode(item: string, whole: string): number {
 /** Parses and validates an expression; throws ExpectedCodesError with a precise message. */
 export function parseExpectedCodes(expression: string): ExpectedCodes {
   const whole = expression.trim();
-  if (whole === "") throw new ExpectedCodesError("expected codes: empty expression (e.g. \"200\" or \"200-299\")");
+  if (whole === "")
+    throw new ExpectedCodesError('expected codes: empty expression (e.g. "200" or "200-299")');
   // One bit per code 0..599: matching is a single array read per probe.
   const accepted = new Uint8Array(MAX_CODE + 1);
   for (const rawItem of whole.split(",")) {
     const item = rawItem.trim();
-    if (item === "") throw new ExpectedCodesError(`expected codes "${whole}": empty item between commas`);
+    if (item === "")
+      throw new ExpectedCodesError(`expected codes "${whole}": empty item between commas`);
     const dash = item.indexOf("-");
     if (dash === -1) {
       accepted[parseCode(item, whole)] = 1;
@@ -45,7 +49,8 @@ export function parseExpectedCodes(expression: string): ExpectedCodes {
     }
     const low = parseCode(item.slice(0, dash).trim(), whole);
     const high = parseCode(item.slice(dash + 1).trim(), whole);
-    if (low > high) throw new ExpectedCodesError(`expected codes "${whole}": range ${low}-${high} is reversed`);
+    if (low > high)
+      throw new ExpectedCodesError(`expected codes "${whole}": range ${low}-${high} is reversed`);
     accepted.fill(1, low, high + 1);
   }
   return {

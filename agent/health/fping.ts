@@ -61,15 +61,20 @@ export class FpingPinger {
 
   private run(timeoutMs: number, byAddress: Map<string, PingRequest[]>): void {
     const settleAll = (reason: string): void => {
-      for (const requests of byAddress.values()) for (const request of requests) request.settle(false, reason);
+      for (const requests of byAddress.values())
+        for (const request of requests) request.settle(false, reason);
     };
     if (this.closed) return;
     const [executable, ...leading] = this.command;
     // -C 1: one echo per address and a summary line each; -q: only the summary; -r 0: no retries;
     // -i 0: no pause between addresses (root only); addresses come on stdin, so no ARG_MAX limit.
-    const child = spawn(executable!, [...leading, "-C", "1", "-q", "-r", "0", "-i", "0", "-t", String(timeoutMs)], {
-      stdio: ["pipe", "ignore", "pipe"],
-    });
+    const child = spawn(
+      executable!,
+      [...leading, "-C", "1", "-q", "-r", "0", "-i", "0", "-t", String(timeoutMs)],
+      {
+        stdio: ["pipe", "ignore", "pipe"],
+      },
+    );
     this.running.add(child);
     this.runs++;
     let output = "";
@@ -91,11 +96,16 @@ export class FpingPinger {
         byAddress.delete(match[1]!);
         const replyMs = Number(match[2]);
         const ok = Number.isFinite(replyMs);
-        for (const request of requests) request.settle(ok, ok ? `echo reply in ${replyMs} ms` : "no echo reply");
+        for (const request of requests)
+          request.settle(ok, ok ? `echo reply in ${replyMs} ms` : "no echo reply");
       }
       // Addresses fping did not report on (bad address, fping failure): say why.
-      const firstError = output.split("\n").find((line) => line.trim() !== "" && !SUMMARY_LINE.test(line));
-      settleAll(`fping exit ${exitCode ?? "signal"}${firstError ? `: ${firstError.trim().slice(0, 120)}` : ""}`);
+      const firstError = output
+        .split("\n")
+        .find((line) => line.trim() !== "" && !SUMMARY_LINE.test(line));
+      settleAll(
+        `fping exit ${exitCode ?? "signal"}${firstError ? `: ${firstError.trim().slice(0, 120)}` : ""}`,
+      );
     });
     child.stdin!.on("error", () => {
       // fping died before reading its input; the close handler reports the failure.

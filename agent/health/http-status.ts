@@ -9,7 +9,11 @@ export function statusCode(bytes: Uint8Array): number {
   if (bytes.length < 13 && bytes.indexOf(10) === -1) return 0;
   // "HTTP/1.1 200 " : the code sits at bytes 9..11.
   if (
-    bytes[0] !== 0x48 || bytes[1] !== 0x54 || bytes[2] !== 0x54 || bytes[3] !== 0x50 || bytes[4] !== 0x2f ||
+    bytes[0] !== 0x48 ||
+    bytes[1] !== 0x54 ||
+    bytes[2] !== 0x54 ||
+    bytes[3] !== 0x50 ||
+    bytes[4] !== 0x2f ||
     bytes[8] !== 0x20
   ) {
     return -1;
@@ -27,7 +31,9 @@ export function statusCode(bytes: Uint8Array): number {
 
 /** Printable excerpt of what the server sent, for a failure reason. */
 export function excerpt(bytes: Uint8Array): string {
-  return Buffer.from(bytes.subarray(0, 40)).toString("latin1").replace(/[^\x20-\x7e]/g, "?");
+  return Buffer.from(bytes.subarray(0, 40))
+    .toString("latin1")
+    .replace(/[^\x20-\x7e]/g, "?");
 }
 
 export interface StatusVerdict {
@@ -46,7 +52,8 @@ export function judgeStatus(check: CompiledCheck, bytes: Uint8Array): StatusVerd
     if (bytes.length <= MAX_STATUS_LINE) return INCOMPLETE;
     return { complete: true, ok: false, reason: `malformed status line "${excerpt(bytes)}"` };
   }
-  if (code < 0) return { complete: true, ok: false, reason: `malformed status line "${excerpt(bytes)}"` };
+  if (code < 0)
+    return { complete: true, ok: false, reason: `malformed status line "${excerpt(bytes)}"` };
   const expected = check.expected!;
   return expected.matches(code)
     ? { complete: true, ok: true, reason: `HTTP ${code}` }

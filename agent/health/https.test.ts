@@ -20,15 +20,46 @@ beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), "tenbin-health-tls-"));
   const openssl = (...args: string[]) => execFileSync("openssl", args, { cwd: dir, stdio: "pipe" });
   const ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"];
-  openssl("req", "-x509", ...ec, "-keyout", "ca.key", "-out", "ca.pem", "-days", "2", "-subj", "/CN=tenbin test CA");
+  openssl(
+    "req",
+    "-x509",
+    ...ec,
+    "-keyout",
+    "ca.key",
+    "-out",
+    "ca.pem",
+    "-days",
+    "2",
+    "-subj",
+    "/CN=tenbin test CA",
+  );
   openssl("req", ...ec, "-keyout", "server.key", "-out", "server.csr", "-subj", "/CN=health.test");
   writeFileSync(join(dir, "san.ext"), "subjectAltName=DNS:health.test,IP:127.0.0.1\n");
-  openssl("x509", "-req", "-in", "server.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial", "-out", "server.pem", "-days", "2", "-extfile", "san.ext");
+  openssl(
+    "x509",
+    "-req",
+    "-in",
+    "server.csr",
+    "-CA",
+    "ca.pem",
+    "-CAkey",
+    "ca.key",
+    "-CAcreateserial",
+    "-out",
+    "server.pem",
+    "-days",
+    "2",
+    "-extfile",
+    "san.ext",
+  );
   caPem = readFileSync(join(dir, "ca.pem"), "utf8");
-  server = createServer({ key: readFileSync(join(dir, "server.key")), cert: readFileSync(join(dir, "server.pem")) }, (_request, response) => {
-    response.writeHead(status);
-    response.end();
-  });
+  server = createServer(
+    { key: readFileSync(join(dir, "server.key")), cert: readFileSync(join(dir, "server.pem")) },
+    (_request, response) => {
+      response.writeHead(status);
+      response.end();
+    },
+  );
   server.on("connection", (socket: Socket) => {
     sockets.add(socket);
     socket.on("close", () => sockets.delete(socket));
@@ -49,11 +80,21 @@ function httpsTarget(key: string, tls: TlsCheckSpec | undefined, targetPort = po
     key,
     address: "127.0.0.1",
     port: targetPort,
-    monitor: { type: "HTTPS", intervalMs: 1000, timeoutMs: 900, rise: 1, fall: 1, http: { method: "GET", path: "/", expectedCodes: "200" }, tls },
+    monitor: {
+      type: "HTTPS",
+      intervalMs: 1000,
+      timeoutMs: 900,
+      rise: 1,
+      fall: 1,
+      http: { method: "GET", path: "/", expectedCodes: "200" },
+      tls,
+    },
   };
 }
 
-async function verdicts(targets: HealthTarget[]): Promise<{ engine: HealthEngine; byKey: Map<string, HealthTransition> }> {
+async function verdicts(
+  targets: HealthTarget[],
+): Promise<{ engine: HealthEngine; byKey: Map<string, HealthTransition> }> {
   const byKey = new Map<string, HealthTransition>();
   const engine = new HealthEngine({
     onTransitions: (batch) => batch.forEach((transition) => byKey.set(transition.key, transition)),
@@ -63,7 +104,10 @@ async function verdicts(targets: HealthTarget[]): Promise<{ engine: HealthEngine
   engine.setTargets(targets);
   const deadline = Date.now() + 5_000;
   while (byKey.size < targets.length) {
-    if (Date.now() > deadline) throw new Error(`no verdict for ${targets.filter((t) => !byKey.has(t.key)).map((t) => t.key)}`);
+    if (Date.now() > deadline)
+      throw new Error(
+        `no verdict for ${targets.filter((t) => !byKey.has(t.key)).map((t) => t.key)}`,
+      );
     await new Promise((resolve) => setTimeout(resolve, 5));
   }
   return { engine, byKey };
@@ -82,8 +126,14 @@ describe("HTTPS probes", () => {
       expect(byKey.get("no-verify")).toMatchObject({ to: "up", reason: "HTTP 200" });
       expect(byKey.get("verify-ca-sni")).toMatchObject({ to: "up", reason: "HTTP 200" });
       expect(byKey.get("verify-ca-ip")).toMatchObject({ to: "up", reason: "HTTP 200" });
-      expect(byKey.get("verify-system-roots")).toMatchObject({ to: "down", reason: "tls UNABLE_TO_VERIFY_LEAF_SIGNATURE" });
-      expect(byKey.get("verify-wrong-name")).toMatchObject({ to: "down", reason: "tls ERR_TLS_CERT_ALTNAME_INVALID" });
+      expect(byKey.get("verify-system-roots")).toMatchObject({
+        to: "down",
+        reason: "tls UNABLE_TO_VERIFY_LEAF_SIGNATURE",
+      });
+      expect(byKey.get("verify-wrong-name")).toMatchObject({
+        to: "down",
+        reason: "tls ERR_TLS_CERT_ALTNAME_INVALID",
+      });
       // One SecureContext per trust configuration: our CA, and the system roots.
       expect(engine.stats().tlsContexts).toBe(2);
     } finally {

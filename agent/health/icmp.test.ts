@@ -9,13 +9,23 @@ const isRoot = process.getuid?.() === 0;
 const namespace = `tb-health-icmp-${process.pid}`;
 
 function icmpTarget(key: string, address: string): HealthTarget {
-  return { key, address, port: 0, monitor: { type: "ICMP", intervalMs: 1000, timeoutMs: 500, rise: 1, fall: 1 } };
+  return {
+    key,
+    address,
+    port: 0,
+    monitor: { type: "ICMP", intervalMs: 1000, timeoutMs: 500, rise: 1, fall: 1 },
+  };
 }
 
-async function verdicts(engine: HealthEngine, log: Map<string, HealthTransition>, keys: string[]): Promise<void> {
+async function verdicts(
+  engine: HealthEngine,
+  log: Map<string, HealthTransition>,
+  keys: string[],
+): Promise<void> {
   const deadline = Date.now() + 5_000;
   while (!keys.every((key) => log.has(key))) {
-    if (Date.now() > deadline) throw new Error(`no verdict for ${keys.filter((key) => !log.has(key))}`);
+    if (Date.now() > deadline)
+      throw new Error(`no verdict for ${keys.filter((key) => !log.has(key))}`);
     await new Promise((resolve) => setTimeout(resolve, 10));
   }
 }
@@ -43,7 +53,11 @@ describe.skipIf(!isRoot)("ICMP probes through fping (needs root for raw ICMP soc
   it("sees loopback answer over IPv4 and IPv6, batched into one fping run", async () => {
     const { engine, log } = engineWithLog();
     try {
-      engine.setTargets([icmpTarget("v4", "127.0.0.1"), icmpTarget("v6", "::1"), icmpTarget("v4-again", "127.0.0.1")]);
+      engine.setTargets([
+        icmpTarget("v4", "127.0.0.1"),
+        icmpTarget("v6", "::1"),
+        icmpTarget("v4-again", "127.0.0.1"),
+      ]);
       await verdicts(engine, log, ["v4", "v6", "v4-again"]);
       for (const key of ["v4", "v6", "v4-again"]) {
         expect(log.get(key)?.to, key).toBe("up");
@@ -59,7 +73,10 @@ describe.skipIf(!isRoot)("ICMP probes through fping (needs root for raw ICMP soc
     const { engine, log } = engineWithLog(["ip", "netns", "exec", namespace, "fping"]);
     const broken = engineWithLog(["/nonexistent/fping"]);
     try {
-      engine.setTargets([icmpTarget("inside-lo", "127.0.0.1"), icmpTarget("no-route", "198.18.0.2")]);
+      engine.setTargets([
+        icmpTarget("inside-lo", "127.0.0.1"),
+        icmpTarget("no-route", "198.18.0.2"),
+      ]);
       broken.engine.setTargets([icmpTarget("any", "127.0.0.1")]);
       await verdicts(engine, log, ["inside-lo", "no-route"]);
       await verdicts(broken.engine, broken.log, ["any"]);

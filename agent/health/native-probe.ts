@@ -51,7 +51,8 @@ let bindings: Bindings | null | undefined;
 
 function load(): Bindings | null {
   try {
-    const binding = (process as unknown as { binding(name: string): Record<string, unknown> }).binding;
+    const binding = (process as unknown as { binding(name: string): Record<string, unknown> })
+      .binding;
     const tcp = binding("tcp_wrap") as {
       TCP?: Bindings["TCP"];
       TCPConnectWrap?: Bindings["TCPConnectWrap"];
@@ -169,7 +170,10 @@ function onRead(this: TcpHandle, buffer: ArrayBuffer | undefined): void {
   const nread = b.streamState[b.kReadBytesOrError]!;
   if (nread === 0) return;
   if (nread < 0) {
-    probe.finish(false, nread === UV_EOF ? "connection closed before status line" : `read ${errorName(nread)}`);
+    probe.finish(
+      false,
+      nread === UV_EOF ? "connection closed before status line" : `read ${errorName(nread)}`,
+    );
     return;
   }
   const chunk = Buffer.from(buffer!, b.streamState[b.kArrayBufferOffset]!, nread);
@@ -180,7 +184,8 @@ function onRead(this: TcpHandle, buffer: ArrayBuffer | undefined): void {
 }
 
 /** Returns the native starter, or null when this Node has no usable tcp_wrap binding. */
-export function loadNativeTransport(): ((check: CompiledCheck, done: ProbeDone) => RunningProbe) | null {
+export function loadNativeTransport():
+  ((check: CompiledCheck, done: ProbeDone) => RunningProbe) | null {
   if (bindings === undefined) bindings = load();
   return bindings === null ? null : startNativeProbe;
 }
@@ -200,8 +205,8 @@ function startNativeProbe(check: CompiledCheck, done: ProbeDone): RunningProbe {
   request.localPort = 0;
   const status =
     check.family === 6
-    ? handle.connect6(request, check.address, check.port)
-    : handle.connect(request, check.address, check.port);
+      ? handle.connect6(request, check.address, check.port)
+      : handle.connect(request, check.address, check.port);
   if (status !== 0) {
     // Report asynchronously like every other outcome.
     process.nextTick(() => probe.finish(false, `connect ${errorName(status)}`));

@@ -59,7 +59,8 @@ type ProbeSocket = Socket & { [PROBE]: SocketProbe };
 function close(probe: SocketProbe): void {
   const socket = probe.socket;
   // A reset needs an open connection; TLS sockets wrap theirs, so they close normally.
-  if (probe.connected && probe.check.type !== "HTTPS" && !socket.destroyed) socket.resetAndDestroy();
+  if (probe.connected && probe.check.type !== "HTTPS" && !socket.destroyed)
+    socket.resetAndDestroy();
   else socket.destroy();
 }
 
@@ -98,7 +99,10 @@ function onError(this: ProbeSocket, error: NodeJS.ErrnoException): void {
 
 function onEnd(this: ProbeSocket): void {
   const probe = this[PROBE];
-  probe.finish(false, probe.check.type === "TCP" ? "connection closed" : "connection closed before status line");
+  probe.finish(
+    false,
+    probe.check.type === "TCP" ? "connection closed" : "connection closed before status line",
+  );
 }
 
 function onClose(this: ProbeSocket): void {
@@ -140,7 +144,11 @@ export function startNetProbe(check: CompiledCheck, done: ProbeDone): RunningPro
 }
 
 /** Starts an HTTPS probe with a SecureContext shared by every target of the same trust settings. */
-export function startTlsProbe(check: CompiledCheck, secureContext: SecureContext, done: ProbeDone): RunningProbe {
+export function startTlsProbe(
+  check: CompiledCheck,
+  secureContext: SecureContext,
+  done: ProbeDone,
+): RunningProbe {
   const tls = check.tls!;
   const socket = tlsConnect({
     host: check.address,

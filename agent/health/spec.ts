@@ -60,7 +60,12 @@ export function compareTarget(check: CompiledCheck, target: HealthTarget): Chang
 function sameHttp(a: HttpCheckSpec | undefined, b: HttpCheckSpec | undefined): boolean {
   if (a === b) return true;
   if (a === undefined || b === undefined) return false;
-  return a.method === b.method && a.path === b.path && a.host === b.host && a.expectedCodes === b.expectedCodes;
+  return (
+    a.method === b.method &&
+    a.path === b.path &&
+    a.host === b.host &&
+    a.expectedCodes === b.expectedCodes
+  );
 }
 
 function sameTls(a: TlsCheckSpec | undefined, b: TlsCheckSpec | undefined): boolean {
@@ -119,22 +124,31 @@ function isInt(value: unknown, min: number, max: number): value is number {
 /** Validates one target; returns the compiled check or throws an Error with a readable message. */
 export function compileTarget(target: HealthTarget): CompiledCheck {
   const { monitor } = target;
-  if (typeof target.key !== "string" || target.key === "") throw new Error("key must be a non-empty string");
-  if (isIP(target.address) === 0) throw new Error(`address "${target.address}" is not an IPv4 or IPv6 literal`);
+  if (typeof target.key !== "string" || target.key === "")
+    throw new Error("key must be a non-empty string");
+  if (isIP(target.address) === 0)
+    throw new Error(`address "${target.address}" is not an IPv4 or IPv6 literal`);
   if (monitor === undefined || monitor === null) throw new Error("monitor is missing");
   const type = monitor.type;
   if (type !== "TCP" && type !== "HTTP" && type !== "HTTPS" && type !== "ICMP") {
     throw new Error(`monitor type "${String(type)}" is not one of TCP, HTTP, HTTPS, ICMP`);
   }
-  if (type !== "ICMP" && !isInt(target.port, 1, 65535)) throw new Error(`port ${target.port} is not in 1-65535`);
+  if (type !== "ICMP" && !isInt(target.port, 1, 65535))
+    throw new Error(`port ${target.port} is not in 1-65535`);
   if (!isInt(monitor.intervalMs, MIN_INTERVAL_MS, MAX_INTERVAL_MS)) {
-    throw new Error(`intervalMs ${monitor.intervalMs} is not an integer in ${MIN_INTERVAL_MS}-${MAX_INTERVAL_MS}`);
+    throw new Error(
+      `intervalMs ${monitor.intervalMs} is not an integer in ${MIN_INTERVAL_MS}-${MAX_INTERVAL_MS}`,
+    );
   }
   if (!isInt(monitor.timeoutMs, 1, monitor.intervalMs - 1)) {
-    throw new Error(`timeoutMs ${monitor.timeoutMs} must be an integer >= 1 and below intervalMs ${monitor.intervalMs}`);
+    throw new Error(
+      `timeoutMs ${monitor.timeoutMs} must be an integer >= 1 and below intervalMs ${monitor.intervalMs}`,
+    );
   }
-  if (!isInt(monitor.rise, 1, MAX_RISE_FALL)) throw new Error(`rise ${monitor.rise} is not in 1-${MAX_RISE_FALL}`);
-  if (!isInt(monitor.fall, 1, MAX_RISE_FALL)) throw new Error(`fall ${monitor.fall} is not in 1-${MAX_RISE_FALL}`);
+  if (!isInt(monitor.rise, 1, MAX_RISE_FALL))
+    throw new Error(`rise ${monitor.rise} is not in 1-${MAX_RISE_FALL}`);
+  if (!isInt(monitor.fall, 1, MAX_RISE_FALL))
+    throw new Error(`fall ${monitor.fall} is not in 1-${MAX_RISE_FALL}`);
 
   const check: CompiledCheck = {
     type,
@@ -151,34 +165,59 @@ export function compileTarget(target: HealthTarget): CompiledCheck {
 
   if (type === "HTTP" || type === "HTTPS") {
     const http = monitor.http;
-    if (http === undefined) throw new Error(`${type} monitor needs http settings (method, path, expectedCodes)`);
+    if (http === undefined)
+      throw new Error(`${type} monitor needs http settings (method, path, expectedCodes)`);
     if (http.method !== "GET" && http.method !== "HEAD" && http.method !== "OPTIONS") {
       throw new Error(`http method "${String(http.method)}" is not one of GET, HEAD, OPTIONS`);
     }
-    if (typeof http.path !== "string" || !http.path.startsWith("/") || !HEADER_SAFE.test(http.path)) {
-      throw new Error(`http path "${String(http.path)}" must start with "/" and hold no spaces or control characters`);
+    if (
+      typeof http.path !== "string" ||
+      !http.path.startsWith("/") ||
+      !HEADER_SAFE.test(http.path)
+    ) {
+      throw new Error(
+        `http path "${String(http.path)}" must start with "/" and hold no spaces or control characters`,
+      );
     }
-    if (http.host !== undefined && (typeof http.host !== "string" || !HEADER_SAFE.test(http.host))) {
-      throw new Error(`http host "${String(http.host)}" must be non-empty with no spaces or control characters`);
+    if (
+      http.host !== undefined &&
+      (typeof http.host !== "string" || !HEADER_SAFE.test(http.host))
+    ) {
+      throw new Error(
+        `http host "${String(http.host)}" must be non-empty with no spaces or control characters`,
+      );
     }
-    if (typeof http.expectedCodes !== "string") throw new Error("http expectedCodes must be a string such as \"200-299\"");
+    if (typeof http.expectedCodes !== "string")
+      throw new Error('http expectedCodes must be a string such as "200-299"');
     check.expected = cachedExpectedCodes(http.expectedCodes);
     check.request = cachedRequest(
       `${http.method} ${http.path} HTTP/1.1\r\nHost: ${hostHeader(target)}\r\n` +
         `User-Agent: tenbin-health\r\nAccept: */*\r\nConnection: close\r\n\r\n`,
     );
-    check.http = { method: http.method, path: http.path, host: http.host, expectedCodes: http.expectedCodes };
+    check.http = {
+      method: http.method,
+      path: http.path,
+      host: http.host,
+      expectedCodes: http.expectedCodes,
+    };
   }
   if (type === "HTTPS") {
     const tls = monitor.tls ?? {};
-    if (tls.sni !== undefined && (typeof tls.sni !== "string" || isIP(tls.sni) !== 0 || !HEADER_SAFE.test(tls.sni))) {
+    if (
+      tls.sni !== undefined &&
+      (typeof tls.sni !== "string" || isIP(tls.sni) !== 0 || !HEADER_SAFE.test(tls.sni))
+    ) {
       throw new Error(`tls sni "${String(tls.sni)}" must be a host name (not an IP literal)`);
     }
-    if (tls.ca !== undefined && (typeof tls.ca !== "string" || !tls.ca.includes("-----BEGIN CERTIFICATE-----"))) {
+    if (
+      tls.ca !== undefined &&
+      (typeof tls.ca !== "string" || !tls.ca.includes("-----BEGIN CERTIFICATE-----"))
+    ) {
       throw new Error("tls ca must be a PEM bundle of certificates");
     }
     check.tls = { servername: tls.sni, verify: tls.verify === true, ca: tls.ca };
-    check.tlsSpec = monitor.tls === undefined ? undefined : { sni: tls.sni, verify: tls.verify, ca: tls.ca };
+    check.tlsSpec =
+      monitor.tls === undefined ? undefined : { sni: tls.sni, verify: tls.verify, ca: tls.ca };
   }
   return check;
 }

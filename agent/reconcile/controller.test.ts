@@ -98,7 +98,7 @@ describe("NodeController", () => {
     expect(controller.lastAppliedRevision).toBe(1); // the cursor does not pass the failed step
 
     // The retry timer fires a pass by itself.
-    for (let i = 0; i < 100 && controller.status("lb-a").datapath?.state !== "ok"; i++) await new Promise((r) => setTimeout(r, 10));
+    for (let i = 0; i < 200 && controller.status("lb-a").datapath?.state !== "ok"; i++) await new Promise((r) => setTimeout(r, 10));
     await controller.idle();
     expect(controller.status("lb-a").datapath?.state).toBe("ok");
     expect(dp.view("198.19.0.1", "tcp", 443)?.backends).toEqual(["198.18.1.1", "198.18.1.2"]);
@@ -131,7 +131,7 @@ describe("NodeController", () => {
     expect(acks.at(-1)![0]!.error).toMatch(/^BGP: FRR reload: frr-reload.py failed \(retrying/);
     expect(dp.view("198.19.0.1", "tcp", 80)?.backends).toEqual(["198.18.1.1"]);
     applier.fail = null;
-    for (let i = 0; i < 100 && !acks.at(-1)![0]!.advertised; i++) await new Promise((r) => setTimeout(r, 10));
+    for (let i = 0; i < 200 && !acks.at(-1)![0]!.ok; i++) await new Promise((r) => setTimeout(r, 10));
     expect(acks.at(-1)![0]).toEqual({ lbId: "lb-a", revision: 1, ok: true, error: null, advertised: true });
   });
 });

@@ -60,7 +60,15 @@ export class FrrTarget implements ReconcileTarget<string> {
   }
 
   async prune(keep: ReadonlySet<string>): Promise<void> {
-    for (const id of [...this.wanted.keys()]) if (!keep.has(id)) this.wanted.delete(id);
+    let removed = 0;
+    for (const id of [...this.wanted.keys()]) {
+      if (!keep.has(id)) {
+        this.wanted.delete(id);
+        removed++;
+      }
+    }
+    // Nothing to remove: no apply (it would also push objects whose own update is failing).
+    if (removed === 0 && this.lastConfig !== undefined) return;
     const failed = [...(await this.applyAll([])).values()][0];
     if (failed && !failed.ok) throw new Error(failed.error);
   }

@@ -20,6 +20,10 @@ const tmp = () => {
   return d;
 };
 
+afterAll(() => {
+  for (const d of tmpDirs.splice(0)) fs.rmSync(d, { recursive: true, force: true });
+});
+
 describe("sync client ⇄ hub", () => {
   let hub: FakeHub;
   const agents: TestAgent[] = [];
@@ -39,7 +43,6 @@ describe("sync client ⇄ hub", () => {
   });
   afterAll(async () => {
     await hub.close();
-    for (const d of tmpDirs) fs.rmSync(d, { recursive: true, force: true });
   });
 
   it("says hello with its credential, cursor and restored summary, then applies a snapshot and acks every VIP", async () => {

@@ -35,6 +35,8 @@ type Pending = { kind: "vip"; vip: DesiredVip } | { kind: "tombstone"; lbId: str
 interface Session {
   ws: WebSocket;
   node: NodeRow;
+  /** The credential this socket authenticated with; a changed one (revoked) cuts it off. */
+  credentialHash: string | null;
   ready: boolean;
   /** VIPs this node has been told to carry (to know when to send a tombstone). */
   known: Set<string>;
@@ -124,7 +126,7 @@ export class AgentHub {
   private attach(ws: WebSocket, node: NodeRow) {
     const previous = this.sessions.get(node.id);
     if (previous) previous.ws.close(CloseCode.replaced, "replaced by a newer connection of this node");
-    const s: Session = { ws, node, ready: false, known: new Set(), pending: new Map(), nodeChanged: false, alive: true, flushTimer: null };
+    const s: Session = { ws, node, credentialHash: node.credentialHash, ready: false, known: new Set(), pending: new Map(), nodeChanged: false, alive: true, flushTimer: null };
     this.sessions.set(node.id, s);
     this.log.info({ node: node.name }, "hub: agent connected");
     ws.on("pong", () => (s.alive = true));
@@ -151,7 +153,7 @@ export class AgentHub {
     const db = this.database.db;
     // A revoked node is cut off at its next message.
     const [fresh] = await db.select().from(lbNode).where(eq(lbNode.id, s.node.id));
-    if (!fresh || fresh.credentialHash !== s.node.credentialHash) {
+    if (!fresh || fresh.credentialHash !== s.credentialHash) {
       s.ws.close(CloseCode.revoked, "node credential revoked");
       return;
     }
@@ -292,7 +294,11 @@ export class AgentHub {
       if (!s.ready) continue;
       if (nodeIds.has(s.node.id)) {
         const [n] = await db.select().from(lbNode).where(eq(lbNode.id, s.node.id));
-        if (n) s.node = n;
+        if (!n || n.credentialHash !== s.credentialHash) {
+          s.ws.close(CloseCode.revoked, "node credential revoked");
+          continue;
+        }
+        s.node = n;
         s.nodeChanged = true;
       }
       for (const lbId of lbIds) {

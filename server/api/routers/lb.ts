@@ -111,11 +111,14 @@ export const lbOut = z.object({
           monitorAddress: z.string().nullable(),
           monitorPort: z.number().nullable(),
           operating: statusOut,
+          nodes: z.array(z.object({ nodeId: z.string(), state: z.enum(["up", "down", "unknown"]), reason: z.string(), since: z.date() })),
         }),
       ),
     }),
   ),
-  placements: z.array(z.object({ nodeId: z.string(), appliedRevision: z.number().nullable(), error: z.string().nullable() })),
+  placements: z.array(
+    z.object({ nodeId: z.string(), appliedRevision: z.number().nullable(), error: z.string().nullable(), advertised: z.boolean() }),
+  ),
 });
 
 const optRev = { expectedRevision: expectedRevisionSchema.optional() };

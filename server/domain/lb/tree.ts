@@ -2,7 +2,7 @@
 // after a change (so every verb enforces the same rules), and shape it for the API.
 import { and, count, eq, inArray } from "drizzle-orm";
 import type { Db, Tx } from "../../db/client";
-import { backendPool, healthMonitor, listener, loadBalancer, member, placement } from "../../db/schema";
+import { backendPool, healthMonitor, listener, loadBalancer, member, memberHealth, placement } from "../../db/schema";
 import { DomainError } from "../errors";
 import type { ListenerInput, MemberInput, MonitorInput, PoolInput } from "../../../lib/lb-schemas";
 
@@ -12,6 +12,7 @@ export type ListenerRow = typeof listener.$inferSelect;
 export type MemberRow = typeof member.$inferSelect;
 export type MonitorRow = typeof healthMonitor.$inferSelect;
 export type PlacementRow = typeof placement.$inferSelect;
+export type HealthRow = typeof memberHealth.$inferSelect;
 
 export interface Tree {
   lb: LbRow;
@@ -20,15 +21,18 @@ export interface Tree {
   listeners: ListenerRow[];
   members: MemberRow[];
   placements: PlacementRow[];
+  /** Per-node health verdicts of members (from agents). */
+  health: HealthRow[];
 }
 
 export async function loadTrees(db: Db | Tx, lbs: LbRow[]): Promise<Tree[]> {
   if (!lbs.length) return [];
   const ids = lbs.map((l) => l.id);
-  const [pools, listeners, placements] = await Promise.all([
+  const [pools, listeners, placements, health] = await Promise.all([
     db.select().from(backendPool).where(inArray(backendPool.lbId, ids)),
     db.select().from(listener).where(inArray(listener.lbId, ids)),
     db.select().from(placement).where(inArray(placement.lbId, ids)),
+    db.select().from(memberHealth).where(inArray(memberHealth.lbId, ids)),
   ]);
   const poolIds = pools.map((p) => p.id);
   const [members, monitors] = poolIds.length
@@ -51,6 +55,7 @@ export async function loadTrees(db: Db | Tx, lbs: LbRow[]): Promise<Tree[]> {
   const poolsBy = by(pools, (p) => p.lbId);
   const listenersBy = by(listeners, (l) => l.lbId);
   const placementsBy = by(placements, (p) => p.lbId);
+  const healthBy = by(health, (h) => h.lbId);
   const membersBy = by(members, (m) => poolLb.get(m.poolId)!);
   const monitorsBy = by(monitors, (m) => poolLb.get(m.poolId)!);
   return lbs.map((lb) => ({
@@ -58,6 +63,7 @@ export async function loadTrees(db: Db | Tx, lbs: LbRow[]): Promise<Tree[]> {
     pools: poolsBy.get(lb.id) ?? [],
     listeners: listenersBy.get(lb.id) ?? [],
     placements: placementsBy.get(lb.id) ?? [],
+    health: healthBy.get(lb.id) ?? [],
     members: membersBy.get(lb.id) ?? [],
     monitors: monitorsBy.get(lb.id) ?? [],
   }));
@@ -73,7 +79,7 @@ export async function loadTenantSummaries(
   lbs: LbRow[],
 ): Promise<{ tree: Tree; memberCount: number }[]> {
   if (!lbs.length) return [];
-  const [listeners, placements, counts] = await Promise.all([
+  const [listeners, placements, counts, health] = await Promise.all([
     db.select().from(listener).where(eq(listener.tenantId, tenantId)),
     db
       .select({ p: placement })
@@ -85,6 +91,11 @@ export async function loadTenantSummaries(
       .from(member)
       .where(eq(member.tenantId, tenantId))
       .groupBy(member.lbId),
+    db
+      .select({ h: memberHealth })
+      .from(memberHealth)
+      .innerJoin(loadBalancer, eq(loadBalancer.id, memberHealth.lbId))
+      .where(eq(loadBalancer.tenantId, tenantId)),
   ]);
   const group = <T>(rows: T[], key: (r: T) => string) => {
     const m = new Map<string, T[]>();
@@ -102,6 +113,10 @@ export async function loadTenantSummaries(
     (p) => p.lbId,
   );
   const countBy = new Map(counts.map((c) => [c.lbId, c.n]));
+  const healthBy = group(
+    health.map((r) => r.h),
+    (h) => h.lbId,
+  );
   return lbs.map((lb) => ({
     tree: {
       lb,
@@ -110,6 +125,7 @@ export async function loadTenantSummaries(
       members: [],
       listeners: listenersBy.get(lb.id) ?? [],
       placements: placementsBy.get(lb.id) ?? [],
+      health: healthBy.get(lb.id) ?? [],
     },
     memberCount: countBy.get(lb.id) ?? 0,
   }));

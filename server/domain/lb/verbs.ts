@@ -136,7 +136,7 @@ export async function createLb(ctx: TenantCtx, input: CreateLbInput): Promise<Lb
         createdRevision: 0,
       })
       .returning();
-    const empty: Tree = { lb: lb!, pools: [], monitors: [], listeners: [], members: [], placements: [] };
+    const empty: Tree = { lb: lb!, pools: [], monitors: [], listeners: [], members: [], placements: [], health: [] };
     await applyDesired(tx, empty, desired);
     const rev = await rec.record({
       tenantId,

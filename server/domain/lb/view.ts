@@ -46,6 +46,8 @@ export interface MemberView {
   monitorAddress: string | null;
   monitorPort: number | null;
   operating: Operating;
+  /** Per-node breakdown of the health verdicts behind `operating`. */
+  nodes: NodeHealth[];
 }
 export interface PoolView {
   id: string;
@@ -90,10 +92,13 @@ export interface LbSummary {
 export interface LbView extends Omit<LbSummary, "listeners"> {
   listeners: ListenerView[];
   pools: PoolView[];
-  placements: { nodeId: string; appliedRevision: number | null; error: string | null }[];
+  placements: { nodeId: string; appliedRevision: number | null; error: string | null; advertised: boolean }[];
 }
 
-export function provisioning(t: Tree): Provisioning {
+/** A node that has not applied the current revision this long after it was asked turns the VIP ERROR. */
+export const ROLLOUT_TIMEOUT_MS = 60_000;
+
+export function provisioning(t: Tree, now = Date.now()): Provisioning {
   const total = t.placements.length;
   const at = t.placements.filter((p) => (p.appliedRevision ?? 0) >= t.lb.revision).length;
   const everApplied = t.placements.some((p) => (p.appliedRevision ?? 0) >= t.lb.createdRevision);
@@ -108,6 +113,19 @@ export function provisioning(t: Tree): Provisioning {
   if (total === 0) {
     return { status: pending, reason: "not placed on any LB node yet", nodesTotal: 0, nodesAtRevision: 0 };
   }
+  const late = t.placements.filter(
+    (p) =>
+      (p.appliedRevision ?? 0) < t.lb.revision &&
+      now - Math.max(t.lb.updatedAt.getTime(), p.updatedAt.getTime()) > ROLLOUT_TIMEOUT_MS,
+  );
+  if (late.length) {
+    return {
+      status: "ERROR",
+      reason: `rollout timed out: ${late.length} node(s) did not apply revision ${t.lb.revision} within ${ROLLOUT_TIMEOUT_MS / 1000} s (${at}/${total} nodes at it); it is retried on the next change or reconnect`,
+      nodesTotal: total,
+      nodesAtRevision: at,
+    };
+  }
   if (at === total && total >= t.lb.replicas) {
     return { status: "ACTIVE", reason: `${at}/${total} nodes at revision ${t.lb.revision}`, nodesTotal: total, nodesAtRevision: at };
   }
@@ -120,23 +138,84 @@ export function provisioning(t: Tree): Provisioning {
 }
 
 const NO_REPORTS: Operating = { status: "UNKNOWN", reason: "no health reports from LB node agents yet" };
+/** Health reports older than this are stale: UNKNOWN, never a stale ONLINE. */
+export const HEALTH_STALE_MS = 30_000;
 
-function memberOperating(m: Tree["members"][number], monitored: boolean): Operating {
+export interface NodeHealth {
+  nodeId: string;
+  state: "up" | "down" | "unknown";
+  reason: string;
+  since: Date;
+}
+
+/** The fresh per-node verdicts for one member, from the nodes the VIP is placed on now. */
+function memberReports(t: Tree, poolId: string, m: { address: string; port: number }, now: number): NodeHealth[] {
+  const placed = new Set(t.placements.map((p) => p.nodeId));
+  return t.health
+    .filter(
+      (h) =>
+        h.poolId === poolId &&
+        h.address === m.address &&
+        h.port === m.port &&
+        placed.has(h.nodeId) &&
+        now - h.reportedAt.getTime() <= HEALTH_STALE_MS,
+    )
+    .map((h) => ({ nodeId: h.nodeId, state: h.state, reason: h.reason, since: h.since }));
+}
+
+function memberOperating(m: Tree["members"][number], monitored: boolean, reports: NodeHealth[]): Operating {
   if (m.adminState === "disabled") return { status: "OFFLINE", reason: "disabled by an operator" };
   if (m.adminState === "draining" || m.weight === 0) {
     return { status: "DRAINING", reason: m.weight === 0 ? "weight 0: existing flows only" : "draining: existing flows only" };
   }
   if (!monitored) return { status: "NO_MONITOR", reason: "the pool has no health monitor" };
-  return NO_REPORTS;
+  const known = reports.filter((r) => r.state !== "unknown");
+  if (!known.length) return reports.length ? { status: "UNKNOWN", reason: "health checks starting" } : NO_REPORTS;
+  const down = known.filter((r) => r.state === "down");
+  if (!down.length) return { status: "ONLINE", reason: `up on ${known.length} node(s)` };
+  if (down.length === known.length) return { status: "ERROR", reason: `down: ${down[0]!.reason}` };
+  return { status: "DEGRADED", reason: `down on ${down.length} of ${known.length} nodes: ${down[0]!.reason}` };
 }
 
-export function lbOperating(t: Tree): Operating {
+/** Rolls member verdicts up: all ONLINE → ONLINE; none → ERROR; some → DEGRADED. */
+function rollUp(children: Operating[], what: string): Operating {
+  const active = children.filter((c) => c.status !== "OFFLINE" && c.status !== "DRAINING");
+  if (!active.length) return children.length ? { status: "OFFLINE", reason: `no enabled ${what}` } : { status: "OFFLINE", reason: `no ${what}` };
+  if (active.every((c) => c.status === "NO_MONITOR")) return { status: "NO_MONITOR", reason: "no health monitor" };
+  const online = active.filter((c) => c.status === "ONLINE" || c.status === "NO_MONITOR").length;
+  const failed = active.filter((c) => c.status === "ERROR").length;
+  if (online === active.length) return { status: "ONLINE", reason: `${online}/${active.length} ${what} healthy` };
+  if (failed === active.length) return { status: "ERROR", reason: `all ${active.length} ${what} down` };
+  if (online === 0 && failed === 0) return active.find((c) => c.status === "UNKNOWN") ?? NO_REPORTS;
+  return { status: "DEGRADED", reason: `${online}/${active.length} ${what} healthy` };
+}
+
+function poolOperating(t: Tree, poolId: string, now: number): Operating {
+  const monitored = t.monitors.some((m) => m.poolId === poolId);
+  return rollUp(
+    t.members.filter((m) => m.poolId === poolId).map((m) => memberOperating(m, monitored, memberReports(t, poolId, m, now))),
+    "members",
+  );
+}
+
+export function lbOperating(t: Tree, now = Date.now()): Operating {
   if (!t.lb.adminEnabled) return { status: "OFFLINE", reason: "disabled by an operator" };
   if (t.listeners.length === 0) return { status: "OFFLINE", reason: "no listeners" };
-  return NO_REPORTS;
+  if (!t.pools.length) {
+    // Summaries carry no pools: roll up from the health reports alone.
+    const fresh = t.health.filter((h) => now - h.reportedAt.getTime() <= HEALTH_STALE_MS && h.state !== "unknown");
+    if (!fresh.length) return NO_REPORTS;
+    const down = fresh.filter((h) => h.state === "down").length;
+    if (!down) return { status: "ONLINE", reason: "all health checks passing" };
+    return down === fresh.length
+      ? { status: "ERROR", reason: "every member is down" }
+      : { status: "DEGRADED", reason: `${down} of ${fresh.length} member checks failing` };
+  }
+  const used = new Set(t.listeners.filter((l) => l.adminEnabled).map((l) => l.poolId));
+  if (!used.size) return { status: "OFFLINE", reason: "every listener is disabled" };
+  return rollUp([...used].map((id) => poolOperating(t, id, now)), "pools");
 }
 
-/** `memberCount` lets lists skip loading members (they load trees without them). */
 export function summaryView(t: Tree, memberCount = t.members.length): LbSummary {
   return {
     id: t.lb.id,
@@ -161,7 +240,7 @@ export function summaryView(t: Tree, memberCount = t.members.length): LbSummary 
   };
 }
 
-export function treeView(t: Tree): LbView {
+export function treeView(t: Tree, now = Date.now()): LbView {
   const poolName = new Map(t.pools.map((p) => [p.id, p.name]));
   const summary = summaryView(t);
   return {
@@ -178,7 +257,10 @@ export function treeView(t: Tree): LbView {
         pool: poolName.get(l.poolId)!,
         poolId: l.poolId,
         adminEnabled: l.adminEnabled,
-        operating: !t.lb.adminEnabled || !l.adminEnabled ? { status: "OFFLINE" as const, reason: "disabled by an operator" } : NO_REPORTS,
+        operating:
+          !t.lb.adminEnabled || !l.adminEnabled
+            ? { status: "OFFLINE" as const, reason: "disabled by an operator" }
+            : poolOperating(t, l.poolId, now),
       }))
       .sort((a, b) => a.port - b.port || a.protocol.localeCompare(b.protocol)),
     pools: t.pools
@@ -201,11 +283,12 @@ export function treeView(t: Tree): LbView {
               adminState: m.adminState,
               monitorAddress: m.monitorAddress,
               monitorPort: m.monitorPort,
-              operating: memberOperating(m, !!mon),
+              operating: memberOperating(m, !!mon, memberReports(t, p.id, m, now)),
+              nodes: memberReports(t, p.id, m, now),
             })),
         };
       })
       .sort((a, b) => a.name.localeCompare(b.name)),
-    placements: t.placements.map((p) => ({ nodeId: p.nodeId, appliedRevision: p.appliedRevision, error: p.error })),
+    placements: t.placements.map((p) => ({ nodeId: p.nodeId, appliedRevision: p.appliedRevision, error: p.error, advertised: p.advertised })),
   };
 }
