@@ -2,7 +2,7 @@ import js from "@eslint/js";
 import tseslint from "typescript-eslint";
 
 export default tseslint.config(
-  { ignores: ["node_modules/", ".next/", "drizzle/", "data/", "bin/", "next-env.d.ts", "*.config.*", "test-results/", "playwright-report/"] },
+  { ignores: ["node_modules/", ".next/", "drizzle/", "data/", "bin/", "scripts/*.mjs", "next-env.d.ts", "*.config.*", "test-results/", "playwright-report/"] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

@@ -12,7 +12,7 @@ export default defineConfig({
         resolve: { alias },
         test: {
           name: "unit",
-          include: ["{server,agent,bpf,cli,bench,scripts}/**/*.test.ts"],
+          include: ["{server,agent,bpf,cli,bench,scripts}/**/*.test.ts", "e2e/testbed/**/*.test.ts"],
           testTimeout: 30_000,
           hookTimeout: 60_000,
           env: { TENBIN_TEST_DB: "pglite" },

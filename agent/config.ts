@@ -119,7 +119,7 @@ export class ConfigError extends Error {
 }
 
 /** Environment overrides (12-factor style) applied on top of the file. */
-function applyEnv(raw: Record<string, unknown>, env: NodeJS.ProcessEnv): Record<string, unknown> {
+function applyEnv(raw: Record<string, unknown>, env: Record<string, string | undefined>): Record<string, unknown> {
   const out = structuredClone(raw);
   const server = (out.server ??= {}) as Record<string, unknown>;
   if (env.TENBIN_SERVER_URL) server.url = env.TENBIN_SERVER_URL;
@@ -131,7 +131,7 @@ function applyEnv(raw: Record<string, unknown>, env: NodeJS.ProcessEnv): Record<
 }
 
 /** Validates a config object (file contents + env); throws ConfigError listing every issue. */
-export function parseConfig(raw: unknown, env: NodeJS.ProcessEnv = {}): AgentConfig {
+export function parseConfig(raw: unknown, env: Record<string, string | undefined> = {}): AgentConfig {
   if (typeof raw !== "object" || raw === null || Array.isArray(raw)) throw new ConfigError("config must be a JSON object");
   const r = agentConfigSchema.safeParse(applyEnv(raw as Record<string, unknown>, env));
   if (!r.success) {

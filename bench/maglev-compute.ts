@@ -40,7 +40,12 @@ function address(n: number): string {
 }
 
 /** listener id -> backends for one phase; `run` makes the keys new (member port) every run. */
-function scenario(listeners: number, layout: Layout, phase: Phase, run: number): Map<number, MaglevBackend[]> {
+function scenario(
+  listeners: number,
+  layout: Layout,
+  phase: Phase,
+  run: number,
+): Map<number, MaglevBackend[]> {
   const tables = new Map<number, MaglevBackend[]>();
   for (let l = 0; l < listeners; l++) {
     const group = layout === "shared" ? l >>> 1 : l; // the two ports of VIP v are listeners 2v, 2v+1
@@ -67,7 +72,13 @@ function median(xs: number[]): number {
 
 const PHASES: Phase[] = ["up", "down", "recover", "removed"];
 
-async function timeRuns(pool: MaglevPool, listeners: number, layout: Layout, firstRun: number, runs: number) {
+async function timeRuns(
+  pool: MaglevPool,
+  listeners: number,
+  layout: Layout,
+  firstRun: number,
+  runs: number,
+) {
   const times: Record<Phase, number[]> = { up: [], down: [], recover: [], removed: [] };
   for (let r = 0; r < runs; r++) {
     for (const phase of PHASES) {
@@ -85,7 +96,9 @@ const round = (x: number): number => Math.round(x * 100) / 100;
 
 async function main(): Promise<void> {
   const workers = Math.min(2, availableParallelism());
-  console.log(`maglev compute bench: M=${MAGLEV_TABLE_SIZE}, ${BACKENDS_PER_LISTENER} backends/listener, workers=${workers}, median of ${RUNS}`);
+  console.log(
+    `maglev compute bench: M=${MAGLEV_TABLE_SIZE}, ${BACKENDS_PER_LISTENER} backends/listener, workers=${workers}, median of ${RUNS}`,
+  );
 
   // Baseline in the same run: textbook population, one thread, per table.
   const sample = [...scenario(40, "distinct", "up", 999).values()];
@@ -99,7 +112,9 @@ async function main(): Promise<void> {
   for (const b of sample) maglevTable(b);
   const fastPerTable = (performance.now() - t0) / sample.length;
   setLayoutCacheBudget(MAGLEV_LAYOUT_CACHE_BYTES);
-  console.log(`one table, one thread: textbook ${round(baselinePerTable * 1000)} µs, ours ${round(fastPerTable * 1000)} µs`);
+  console.log(
+    `one table, one thread: textbook ${round(baselinePerTable * 1000)} µs, ours ${round(fastPerTable * 1000)} µs`,
+  );
 
   const figures: Record<string, number> = {
     baselineTableUs: round(baselinePerTable * 1000),
@@ -123,7 +138,9 @@ async function main(): Promise<void> {
           figures[`${layout}${listeners}${phase[0]!.toUpperCase()}${phase.slice(1)}Ms`] = m;
           parts.push(`${phase} ${m} ms`);
         }
-        console.log(`${layout.padEnd(8)} ${String(listeners).padStart(4)} listeners: ${parts.join(", ")}`);
+        console.log(
+          `${layout.padEnd(8)} ${String(listeners).padStart(4)} listeners: ${parts.join(", ")}`,
+        );
       }
     }
     // The cold case on one thread, for the parallel speed-up.
@@ -137,7 +154,15 @@ async function main(): Promise<void> {
   }
   const load = loadavg().map((x) => round(x));
   console.log(`load average during the run: ${load.join(" ")} (on ${availableParallelism()} cpus)`);
-  console.log(JSON.stringify({ bench: "maglev-compute", tableSize: MAGLEV_TABLE_SIZE, workers, loadavg: load, ...figures }));
+  console.log(
+    JSON.stringify({
+      bench: "maglev-compute",
+      tableSize: MAGLEV_TABLE_SIZE,
+      workers,
+      loadavg: load,
+      ...figures,
+    }),
+  );
 }
 
 await main();

@@ -131,8 +131,7 @@ export const tagsSchema = z
     z.string().trim().min(1).max(63).regex(/^[a-zA-Z0-9_.:/-]+$/, "tag keys: letters, digits and _.:/-"),
     z.string().max(255),
   )
-  .refine((t) => Object.keys(t).length <= 50, "at most 50 tags")
-  .default({});
+  .refine((t) => Object.keys(t).length <= 50, "at most 50 tags");
 
 export const createLbInput = z.object({
   tenantId: tenantRefSchema,
@@ -145,7 +144,7 @@ export const createLbInput = z.object({
   replicas: z.number().int().min(1, "1–8").max(8, "1–8").default(2),
   deletionProtection: z.boolean().default(false),
   adminEnabled: z.boolean().default(true),
-  tags: tagsSchema,
+  tags: tagsSchema.default({}),
   pools: z.array(poolSchema).max(MAX_LISTENERS_PER_LB).default([]),
   listeners: z.array(listenerSchema).max(MAX_LISTENERS_PER_LB, `at most ${MAX_LISTENERS_PER_LB} listeners`).default([]),
   /** Repeating a create with the same key returns the first result. */

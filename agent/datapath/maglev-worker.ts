@@ -7,7 +7,7 @@ import {
   MaglevInputError,
   computeBatch,
   setLayoutCacheBudget,
-  unpackSlice,
+  unpackListeners,
   type MaglevWorkerRequest,
   type MaglevWorkerResponse,
 } from "./maglev";
@@ -20,7 +20,7 @@ port.on("message", (req: MaglevWorkerRequest) => {
   let transfer: ArrayBuffer[] = [];
   try {
     setLayoutCacheBudget(req.layoutCacheBytes);
-    const { listenerIds, backendLists } = unpackSlice(req);
+    const { listenerIds, backendLists } = unpackListeners(req);
     const tables = computeBatch(listenerIds, backendLists, req.size);
     transfer = tables.map((t) => t.buffer as ArrayBuffer);
     reply = { seq: req.seq, ok: true, buffers: transfer };

@@ -23,7 +23,11 @@ import {
 const M = MAGLEV_TABLE_SIZE;
 
 function backends(n: number, group = 0, weight: (k: number) => number = () => 1): MaglevBackend[] {
-  return Array.from({ length: n }, (_, k) => ({ id: 100 + k, key: `198.18.${group}.${k + 1}`, weight: weight(k) }));
+  return Array.from({ length: n }, (_, k) => ({
+    id: 100 + k,
+    key: `198.18.${group}.${k + 1}`,
+    weight: weight(k),
+  }));
 }
 
 function slotCounts(table: Uint32Array): Map<number, number> {
@@ -39,7 +43,9 @@ function movedFraction(a: Uint32Array, b: Uint32Array): number {
 }
 
 function digest(table: Uint32Array): string {
-  return createHash("sha256").update(Buffer.from(table.buffer, table.byteOffset, table.byteLength)).digest("hex");
+  return createHash("sha256")
+    .update(Buffer.from(table.buffer, table.byteOffset, table.byteLength))
+    .digest("hex");
 }
 
 function shuffled<T>(xs: readonly T[], seed: number): T[] {
@@ -67,7 +73,9 @@ describe("murmur3_32 (the documented hash)", () => {
     ];
     for (const [text, seed, expected] of cases) {
       const bytes = enc(text);
-      expect(murmur3_32(bytes, bytes.length, seed), `${JSON.stringify(text)} seed ${seed}`).toBe(expected);
+      expect(murmur3_32(bytes, bytes.length, seed), `${JSON.stringify(text)} seed ${seed}`).toBe(
+        expected,
+      );
     }
   });
 });
@@ -85,13 +93,21 @@ describe("maglevTable", () => {
   });
 
   it("gives shares proportional to the weights", () => {
-    for (const weights of [[1, 2, 4], [3, 5, 7, 11], [1, 256], [100, 100, 50, 1]]) {
+    for (const weights of [
+      [1, 2, 4],
+      [3, 5, 7, 11],
+      [1, 256],
+      [100, 100, 50, 1],
+    ]) {
       const list = backends(weights.length, 7, (k) => weights[k]!);
       const counts = slotCounts(maglevTable(list));
       const total = weights.reduce((a, w) => a + w, 0);
       list.forEach((b, k) => {
         const expected = (M * weights[k]!) / total;
-        expect(Math.abs((counts.get(b.id) ?? 0) - expected), `weights ${weights} backend ${k}`).toBeLessThanOrEqual(2);
+        expect(
+          Math.abs((counts.get(b.id) ?? 0) - expected),
+          `weights ${weights} backend ${k}`,
+        ).toBeLessThanOrEqual(2);
       });
     }
   });
@@ -114,7 +130,12 @@ describe("maglevTable", () => {
   it("moves about 1/N of the slots when one of N backends leaves (or joins)", () => {
     // Measured over many backend sets: N <= 10 moves at most 1.08/N, N = 20 at most 1.29/N
     // (Maglev's known extra disruption grows as M/N shrinks). Never fewer than the leaver's 1/N.
-    for (const [n, bound] of [[3, 1.1], [5, 1.1], [10, 1.15], [20, 1.4]] as const) {
+    for (const [n, bound] of [
+      [3, 1.1],
+      [5, 1.1],
+      [10, 1.15],
+      [20, 1.4],
+    ] as const) {
       for (let group = 0; group < 3; group++) {
         const all = backends(n, 40 + group);
         const before = maglevTable(all);
@@ -134,7 +155,8 @@ describe("maglevTable", () => {
   it("does not depend on input order", () => {
     const list = backends(12, 9, (k) => 1 + (k % 4) * 50);
     const expected = digest(maglevTable(list));
-    for (let seed = 1; seed <= 5; seed++) expect(digest(maglevTable(shuffled(list, seed)))).toBe(expected);
+    for (let seed = 1; seed <= 5; seed++)
+      expect(digest(maglevTable(shuffled(list, seed)))).toBe(expected);
   });
 
   it("derives the layout from keys only: other ids give the same slots with those ids", () => {
@@ -159,7 +181,10 @@ describe("maglevTable", () => {
   });
 
   it("gives the same tables with the layout cache off, cold and warm", () => {
-    const lists = [backends(10, 60), backends(10, 60).map((b, k) => (k === 4 ? { ...b, healthy: false } : b))];
+    const lists = [
+      backends(10, 60),
+      backends(10, 60).map((b, k) => (k === 4 ? { ...b, healthy: false } : b)),
+    ];
     try {
       setLayoutCacheBudget(0);
       const uncached = lists.map((l) => digest(maglevTable(l)));
@@ -187,15 +212,27 @@ describe("maglevTable", () => {
     expect(() => maglevTable(ok, 13312)).toThrow(/table size must be prime/);
     expect(() => maglevTable(ok, 1)).toThrow(/table size must be an integer/);
     expect(() => maglevTable(ok, 13313.5)).toThrow(/table size must be an integer/);
-    expect(() => maglevTable([...ok, { ...ok[0]!, id: 7 }])).toThrow(/key "198\.18\.0\.1" appears more than once/);
-    expect(() => maglevTable([{ ...ok[0]!, weight: 1.5 }])).toThrow(/weight must be an integer 0\.\.256, got 1\.5/);
-    expect(() => maglevTable([{ ...ok[0]!, weight: 257 }])).toThrow(/weight must be an integer 0\.\.256/);
-    expect(() => maglevTable([{ ...ok[0]!, weight: -1 }])).toThrow(/weight must be an integer 0\.\.256/);
+    expect(() => maglevTable([...ok, { ...ok[0]!, id: 7 }])).toThrow(
+      /key "198\.18\.0\.1" appears more than once/,
+    );
+    expect(() => maglevTable([{ ...ok[0]!, weight: 1.5 }])).toThrow(
+      /weight must be an integer 0\.\.256, got 1\.5/,
+    );
+    expect(() => maglevTable([{ ...ok[0]!, weight: 257 }])).toThrow(
+      /weight must be an integer 0\.\.256/,
+    );
+    expect(() => maglevTable([{ ...ok[0]!, weight: -1 }])).toThrow(
+      /weight must be an integer 0\.\.256/,
+    );
     expect(() => maglevTable([{ ...ok[0]!, id: NO_BACKEND }])).toThrow(/id must be an integer/);
     expect(() => maglevTable([{ ...ok[0]!, id: -3 }])).toThrow(/id must be an integer/);
     expect(() => maglevTable([{ ...ok[0]!, key: "" }])).toThrow(/key must be a non-empty string/);
-    expect(() => maglevTable([{ ...ok[0]!, healthy: "no" as unknown as boolean }])).toThrow(/healthy must be a boolean/);
-    expect(() => maglevTable([ok[0]!, { ...ok[1]!, id: ok[0]!.id }])).toThrow(/backend id 100 is used by more than one key/);
+    expect(() => maglevTable([{ ...ok[0]!, healthy: "no" as unknown as boolean }])).toThrow(
+      /healthy must be a boolean/,
+    );
+    expect(() => maglevTable([ok[0]!, { ...ok[1]!, id: ok[0]!.id }])).toThrow(
+      /backend id 100 is used by more than one key/,
+    );
     expect(() => maglevTable(ok, 13312)).toThrow(MaglevInputError);
   });
 });
@@ -212,12 +249,14 @@ describe("down backends (healthy: false)", () => {
       const after = maglevTable(down(all, leaver.id));
       const leaverSlots = slotCounts(before).get(leaver.id)!;
       for (let s = 0; s < M; s++) {
-        if (before[s] !== leaver.id && after[s] !== before[s]) throw new Error(`N=${n}: slot ${s} of a healthy backend moved`);
+        if (before[s] !== leaver.id && after[s] !== before[s])
+          throw new Error(`N=${n}: slot ${s} of a healthy backend moved`);
       }
       expect(movedFraction(before, after)).toBe(leaverSlots / M);
       const counts = slotCounts(after);
       expect(counts.has(leaver.id)).toBe(false);
-      for (const [id, count] of counts) expect(Math.abs(count - M / (n - 1)), `N=${n} backend ${id}`).toBeLessThanOrEqual(2);
+      for (const [id, count] of counts)
+        expect(Math.abs(count - M / (n - 1)), `N=${n} backend ${id}`).toBeLessThanOrEqual(2);
       expect(digest(maglevTable(all))).toBe(digest(before)); // recovery restores the table
     }
   });
@@ -230,14 +269,25 @@ describe("down backends (healthy: false)", () => {
     const total = healthy.reduce((a, b) => a + b.weight, 0);
     const counts = slotCounts(table);
     expect(counts.size).toBe(healthy.length);
-    for (const b of healthy) expect(Math.abs(counts.get(b.id)! - (M * b.weight) / total), `weight ${b.weight}`).toBeLessThanOrEqual(3);
-    expect(maglevTable(down(list, ...list.map((b) => b.id))).every((id) => id === NO_BACKEND)).toBe(true);
+    for (const b of healthy)
+      expect(
+        Math.abs(counts.get(b.id)! - (M * b.weight) / total),
+        `weight ${b.weight}`,
+      ).toBeLessThanOrEqual(3);
+    expect(maglevTable(down(list, ...list.map((b) => b.id))).every((id) => id === NO_BACKEND)).toBe(
+      true,
+    );
   });
 
   it("does not depend on input order", () => {
-    const list = down(backends(9, 91, (k) => 1 + k), 100, 104);
+    const list = down(
+      backends(9, 91, (k) => 1 + k),
+      100,
+      104,
+    );
     const expected = digest(maglevTable(list));
-    for (let seed = 1; seed <= 3; seed++) expect(digest(maglevTable(shuffled(list, seed)))).toBe(expected);
+    for (let seed = 1; seed <= 3; seed++)
+      expect(digest(maglevTable(shuffled(list, seed)))).toBe(expected);
   });
 });
 
@@ -248,7 +298,9 @@ describe("identical tables in separate processes", () => {
   });
 
   it("a child process computes the same table (other input order) as this one", async () => {
-    const list = backends(10, 77, (k) => 1 + k * 20).map((b, k) => (k === 6 ? { ...b, healthy: false } : b));
+    const list = backends(10, 77, (k) => 1 + k * 20).map((b, k) =>
+      k === 6 ? { ...b, healthy: false } : b,
+    );
     const dir = await mkdtemp(join(tmpdir(), "tb-maglev-"));
     tempDirs.push(dir);
     const script = join(dir, "digest.ts");
@@ -321,7 +373,8 @@ describe("MaglevPool", () => {
     const input = batch(5);
     const result = await pool.computeMany(input);
     expect(pool.runningWorkers).toBe(0);
-    for (const [listener, list] of input) expect(digest(result.get(listener)!)).toBe(digest(maglevTable(list)));
+    for (const [listener, list] of input)
+      expect(digest(result.get(listener)!)).toBe(digest(maglevTable(list)));
     expect((await pool.computeMany(new Map())).size).toBe(0);
   });
 
@@ -341,7 +394,9 @@ describe("MaglevPool", () => {
     input.set(17, [...backends(2), { id: 5, key: "198.18.0.1", weight: 1 }]);
     const failure = pool.computeMany(input);
     await expect(failure).rejects.toThrow(MaglevInputError);
-    await expect(failure).rejects.toThrow(/listener 17: backend key "198\.18\.0\.1" appears more than once/);
+    await expect(failure).rejects.toThrow(
+      /listener 17: backend key "198\.18\.0\.1" appears more than once/,
+    );
     // The worker survives bad input.
     const again = await pool.computeMany(batch(3));
     expect(again.size).toBe(3);

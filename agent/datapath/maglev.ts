@@ -141,18 +141,29 @@ const validatedSizes = new Set<number>();
 
 export function validateTableSize(size: number): void {
   if (validatedSizes.has(size)) return;
-  if (typeof size !== "number" || !Number.isInteger(size) || size < 3 || size > MAGLEV_MAX_TABLE_SIZE) {
-    throw new MaglevInputError(`maglev: table size must be an integer 3..${MAGLEV_MAX_TABLE_SIZE}, got ${String(size)}`);
+  if (
+    typeof size !== "number" ||
+    !Number.isInteger(size) ||
+    size < 3 ||
+    size > MAGLEV_MAX_TABLE_SIZE
+  ) {
+    throw new MaglevInputError(
+      `maglev: table size must be an integer 3..${MAGLEV_MAX_TABLE_SIZE}, got ${String(size)}`,
+    );
   }
   if (!isPrime(size)) {
-    throw new MaglevInputError(`maglev: table size must be prime (every skip must be coprime with it), got ${size}`);
+    throw new MaglevInputError(
+      `maglev: table size must be prime (every skip must be coprime with it), got ${size}`,
+    );
   }
   validatedSizes.add(size);
 }
 
 function describe(b: unknown, index: number): string {
   const key = typeof b === "object" && b !== null ? (b as { key?: unknown }).key : undefined;
-  return typeof key === "string" ? `backend[${index}] (key ${JSON.stringify(key)})` : `backend[${index}]`;
+  return typeof key === "string"
+    ? `backend[${index}] (key ${JSON.stringify(key)})`
+    : `backend[${index}]`;
 }
 
 /** Checks one backend list; returns the backends with weight > 0 sorted by key. */
@@ -163,11 +174,14 @@ function validateAndSort(backends: readonly MaglevBackend[], where: string): Mag
 
 /** Type and range checks of every backend's fields (cheap; also run before packing for workers). */
 function checkFields(backends: readonly MaglevBackend[], where: string): void {
-  if (!Array.isArray(backends)) throw new MaglevInputError(`maglev: ${where}backends must be an array`);
+  if (!Array.isArray(backends))
+    throw new MaglevInputError(`maglev: ${where}backends must be an array`);
   for (let i = 0; i < backends.length; i++) {
     const b: unknown = backends[i];
     if (typeof b !== "object" || b === null) {
-      throw new MaglevInputError(`maglev: ${where}backend[${i}] must be an object {id, key, weight}`);
+      throw new MaglevInputError(
+        `maglev: ${where}backend[${i}] must be an object {id, key, weight}`,
+      );
     }
     const { id, key, weight } = b as MaglevBackend;
     if (typeof key !== "string" || key.length === 0 || key.length > MAGLEV_MAX_KEY_LENGTH) {
@@ -180,14 +194,21 @@ function checkFields(backends: readonly MaglevBackend[], where: string): void {
         `maglev: ${where}${describe(b, i)}: id must be an integer 0..${NO_BACKEND - 1} (${NO_BACKEND} means "no backend"), got ${String(id)}`,
       );
     }
-    if (typeof weight !== "number" || !Number.isInteger(weight) || weight < 0 || weight > MAGLEV_MAX_WEIGHT) {
+    if (
+      typeof weight !== "number" ||
+      !Number.isInteger(weight) ||
+      weight < 0 ||
+      weight > MAGLEV_MAX_WEIGHT
+    ) {
       throw new MaglevInputError(
         `maglev: ${where}${describe(b, i)}: weight must be an integer 0..${MAGLEV_MAX_WEIGHT}, got ${String(weight)}`,
       );
     }
     const healthy = (b as MaglevBackend).healthy;
     if (healthy !== undefined && typeof healthy !== "boolean") {
-      throw new MaglevInputError(`maglev: ${where}${describe(b, i)}: healthy must be a boolean when given`);
+      throw new MaglevInputError(
+        `maglev: ${where}${describe(b, i)}: healthy must be a boolean when given`,
+      );
     }
   }
 }
@@ -197,12 +218,16 @@ function sortActive(backends: readonly MaglevBackend[], where: string): MaglevBa
   const sorted = backends.slice().sort(byKey);
   for (let i = 1; i < sorted.length; i++) {
     if (sorted[i]!.key === sorted[i - 1]!.key) {
-      throw new MaglevInputError(`maglev: ${where}backend key ${JSON.stringify(sorted[i]!.key)} appears more than once`);
+      throw new MaglevInputError(
+        `maglev: ${where}backend key ${JSON.stringify(sorted[i]!.key)} appears more than once`,
+      );
     }
   }
   const duplicateId = findDuplicateId(sorted);
   if (duplicateId) {
-    throw new MaglevInputError(`maglev: ${where}backend id ${duplicateId.id} is used by more than one key`);
+    throw new MaglevInputError(
+      `maglev: ${where}backend id ${duplicateId.id} is used by more than one key`,
+    );
   }
   return sorted.filter((b) => b.weight > 0);
 }
@@ -210,7 +235,8 @@ function sortActive(backends: readonly MaglevBackend[], where: string): MaglevBa
 /** The first backend whose id an earlier one already uses (no allocation for short lists). */
 function findDuplicateId(list: readonly MaglevBackend[]): MaglevBackend | undefined {
   if (list.length <= 16) {
-    for (let i = 1; i < list.length; i++) for (let k = 0; k < i; k++) if (list[k]!.id === list[i]!.id) return list[i];
+    for (let i = 1; i < list.length; i++)
+      for (let k = 0; k < i; k++) if (list[k]!.id === list[i]!.id) return list[i];
     return undefined;
   }
   const seen = new Set<number>();
@@ -299,7 +325,7 @@ function populate(active: readonly MaglevBackend[], size: number, out: Int32Arra
 function fill(s: Scratch, n: number, size: number, maxWeight: number, out: Int32Array): void {
   const { filled, position, skip, weight, credit } = s;
   let i = 0;
-  for (let claimed = 0; claimed < size; ) {
+  for (let claimed = 0; claimed < size;) {
     const c = credit[i]! + weight[i]!;
     if (c >= maxWeight) {
       credit[i] = c - maxWeight;
@@ -326,7 +352,10 @@ function fill(s: Scratch, n: number, size: number, maxWeight: number, out: Int32
  * Reference: a plain transcription of the textbook algorithm, then the same race continued by
  * the healthy backends over the slots of the down ones (tests hold the fast paths to it).
  */
-export function maglevTableReference(backends: readonly MaglevBackend[], size: number = MAGLEV_TABLE_SIZE): Uint32Array {
+export function maglevTableReference(
+  backends: readonly MaglevBackend[],
+  size: number = MAGLEV_TABLE_SIZE,
+): Uint32Array {
   validateTableSize(size);
   const active = validateAndSort(backends, "");
   const out = new Uint32Array(size).fill(NO_BACKEND);
@@ -449,7 +478,13 @@ function collectFreedSlots(size: number, layout: Int32Array): number {
 }
 
 /** Sets bit j = (slot - offset)·skip⁻¹ mod M of one backend's bitmap for every freed slot. */
-function markFreedSlots(base: number, offset: number, inverseSkip: number, free: number, size: number): void {
+function markFreedSlots(
+  base: number,
+  offset: number,
+  inverseSkip: number,
+  free: number,
+  size: number,
+): void {
   const { freeSlots, bitmaps } = scratch;
   for (let f = 0; f < free; f++) {
     let d = freeSlots[f]! - offset;
@@ -470,7 +505,7 @@ function dealTurns(
 ): void {
   const { filled, offset, skip, weight, credit, cursor, bitmaps } = scratch;
   let k = 0;
-  for (let remaining = free; remaining > 0; ) {
+  for (let remaining = free; remaining > 0;) {
     const c = credit[k]! + weight[k]!;
     if (c >= maxWeight) {
       credit[k] = c - maxWeight;
@@ -536,7 +571,12 @@ function layoutSignature(active: readonly MaglevBackend[], size: number): string
  * nothing is healthy): the cached or freshly computed base layout, with the slots of down
  * backends dealt to the healthy ones.
  */
-function indexLayout(active: readonly MaglevBackend[], sig: string, size: number, into: Int32Array): void {
+function indexLayout(
+  active: readonly MaglevBackend[],
+  sig: string,
+  size: number,
+  into: Int32Array,
+): void {
   const n = active.length;
   let healthy = 0;
   for (const b of active) if (b.healthy !== false) healthy++;
@@ -554,7 +594,10 @@ function indexLayout(active: readonly MaglevBackend[], sig: string, size: number
     const compact = n <= 0xffff;
     const bytes = (compact ? 2 : 4) * size;
     if (bytes <= layoutCacheBudget) {
-      layoutCache.set(sig, compact ? Uint16Array.from(into.subarray(0, size)) : into.slice(0, size));
+      layoutCache.set(
+        sig,
+        compact ? Uint16Array.from(into.subarray(0, size)) : into.slice(0, size),
+      );
       layoutCacheBytes += bytes;
       evictLayouts();
     }
@@ -562,7 +605,12 @@ function indexLayout(active: readonly MaglevBackend[], sig: string, size: number
   if (healthy < n) dealSlotsOfDown(active, size, into);
 }
 
-function relabel(layout: Int32Array, active: readonly MaglevBackend[], out: Uint32Array, size: number): void {
+function relabel(
+  layout: Int32Array,
+  active: readonly MaglevBackend[],
+  out: Uint32Array,
+  size: number,
+): void {
   if (layout[0] === -1) {
     out.fill(NO_BACKEND, 0, size);
     return;
@@ -572,7 +620,10 @@ function relabel(layout: Int32Array, active: readonly MaglevBackend[], out: Uint
 }
 
 /** The Maglev table (entries are backend ids) for one listener. Pure and deterministic. */
-export function maglevTable(backends: readonly MaglevBackend[], size: number = MAGLEV_TABLE_SIZE): Uint32Array {
+export function maglevTable(
+  backends: readonly MaglevBackend[],
+  size: number = MAGLEV_TABLE_SIZE,
+): Uint32Array {
   return computeBatch([0], [backends], size, false)[0]!;
 }
 
@@ -686,7 +737,10 @@ function packListeners(
 }
 
 /** The worker side of packListeners. */
-export function unpackSlice(req: MaglevWorkerRequest): { listenerIds: number[]; backendLists: MaglevBackend[][] } {
+export function unpackListeners(req: MaglevWorkerRequest): {
+  listenerIds: number[];
+  backendLists: MaglevBackend[][];
+} {
   const listenerIds = Array.from(req.listenerIds);
   const backendLists: MaglevBackend[][] = [];
   let k = 0;
@@ -695,7 +749,11 @@ export function unpackSlice(req: MaglevWorkerRequest): { listenerIds: number[]; 
     const list: MaglevBackend[] = [];
     for (let c = 0; c < count; c++, k++) {
       const end = at + req.keyLengths[k]!;
-      const backend: MaglevBackend = { id: req.ids[k]!, key: req.keys.slice(at, end), weight: req.weights[k]! };
+      const backend: MaglevBackend = {
+        id: req.ids[k]!,
+        key: req.keys.slice(at, end),
+        weight: req.weights[k]!,
+      };
       if (req.healthy[k] === 0) backend.healthy = false;
       list.push(backend);
       at = end;
@@ -731,10 +789,13 @@ export const MAGLEV_PARALLEL_THRESHOLD = 32;
  * maglev-worker.ts. A load failure surfaces as the worker's "error" event.
  */
 function startWorker(): Worker {
-  if (!import.meta.url.endsWith(".ts")) return new Worker(new URL("./maglev-worker.js", import.meta.url));
+  if (!import.meta.url.endsWith(".ts"))
+    return new Worker(new URL("./maglev-worker.js", import.meta.url));
   const require = createRequire(import.meta.url);
   const tsxPackageJson = require.resolve("tsx/package.json");
-  const tsxExports = (require(tsxPackageJson) as { exports: Record<string, { import?: { default?: string } }> }).exports;
+  const tsxExports = (
+    require(tsxPackageJson) as { exports: Record<string, { import?: { default?: string } }> }
+  ).exports;
   const apiPath = tsxExports["./esm/api"]?.import?.default;
   if (!apiPath) throw new Error("maglev: cannot find tsx's ESM API to load the TypeScript worker");
   const tsxApi = pathToFileURL(join(dirname(tsxPackageJson), apiPath)).href;
@@ -763,13 +824,20 @@ export class MaglevPool {
    * per worker thread (the inline thread's is set with setLayoutCacheBudget).
    */
   constructor(
-    opts: { workers?: number; size?: number; parallelThreshold?: number; layoutCacheBytes?: number } = {},
+    opts: {
+      workers?: number;
+      size?: number;
+      parallelThreshold?: number;
+      layoutCacheBytes?: number;
+    } = {},
   ) {
     this.size = opts.size ?? MAGLEV_TABLE_SIZE;
     validateTableSize(this.size);
     const workers = opts.workers ?? Math.min(2, availableParallelism());
     if (!Number.isInteger(workers) || workers < 0) {
-      throw new MaglevInputError(`maglev: workers must be a non-negative integer, got ${String(workers)}`);
+      throw new MaglevInputError(
+        `maglev: workers must be a non-negative integer, got ${String(workers)}`,
+      );
     }
     this.workerCount = workers;
     this.parallelThreshold = opts.parallelThreshold ?? MAGLEV_PARALLEL_THRESHOLD;
@@ -793,11 +861,14 @@ export class MaglevPool {
    * Invalid input rejects with MaglevInputError. If worker threads cannot start or die, the
    * batch is computed inline instead: programming the data plane never depends on them.
    */
-  async computeMany(tables: Map<number, readonly MaglevBackend[]>): Promise<Map<number, Uint32Array>> {
+  async computeMany(
+    tables: Map<number, readonly MaglevBackend[]>,
+  ): Promise<Map<number, Uint32Array>> {
     this.assertOpen();
     const listenerIds = [...tables.keys()];
     const backendLists = [...tables.values()];
-    const parallel = this.workerCount > 0 && listenerIds.length >= this.parallelThreshold && !this.workerFailure;
+    const parallel =
+      this.workerCount > 0 && listenerIds.length >= this.parallelThreshold && !this.workerFailure;
     if (!parallel) return this.computeInline(listenerIds, backendLists);
     // Field checks first, so input errors never depend on (or wait for) a worker. Each listener
     // goes to the worker picked by its smallest backend key: stable across batches and health
@@ -819,14 +890,25 @@ export class MaglevPool {
         if (indices.length === 0) return [];
         try {
           const buffers = await this.request(this.workers[w]!, (seq) =>
-            packListeners(listenerIds, backendLists, indices, seq, this.size, this.layoutCacheBytes),
+            packListeners(
+              listenerIds,
+              backendLists,
+              indices,
+              seq,
+              this.size,
+              this.layoutCacheBytes,
+            ),
           );
           return buffers.map((b) => new Uint32Array(b));
         } catch (e) {
           if (e instanceof MaglevInputError || this.closed) throw e;
           // The worker died: do its share here.
           const ids = indices.map((t) => listenerIds[t]!);
-          return computeBatch(ids, indices.map((t) => backendLists[t]!), this.size);
+          return computeBatch(
+            ids,
+            indices.map((t) => backendLists[t]!),
+            this.size,
+          );
         }
       }),
     );
@@ -835,7 +917,10 @@ export class MaglevPool {
     return new Map(listenerIds.map((id, t) => [id, byIndex[t]!]));
   }
 
-  private computeInline(listenerIds: number[], backendLists: (readonly MaglevBackend[])[]): Map<number, Uint32Array> {
+  private computeInline(
+    listenerIds: number[],
+    backendLists: (readonly MaglevBackend[])[],
+  ): Map<number, Uint32Array> {
     const computed = computeBatch(listenerIds, backendLists, this.size);
     return new Map(listenerIds.map((id, t) => [id, computed[t]!]));
   }
@@ -865,7 +950,9 @@ export class MaglevPool {
     entry.ready = new Promise<void>((resolve, reject) => {
       worker.once("message", () => resolve()); // the first message is the worker's "ready"
       worker.once("error", reject);
-      worker.once("exit", (code) => reject(new Error(`maglev: worker exited with code ${code} while starting`)));
+      worker.once("exit", (code) =>
+        reject(new Error(`maglev: worker exited with code ${code} while starting`)),
+      );
     });
     entry.ready.catch(() => undefined); // also reported through warm() and the pending requests
     worker.on("message", (msg: MaglevWorkerResponse | { ready: true }) => {
@@ -885,18 +972,30 @@ export class MaglevPool {
       this.workers = this.workers.filter((w) => w !== entry);
       failAll(entry, error);
     };
-    worker.on("error", (e: Error) => onDeath(new Error(`maglev: worker failed: ${e.message}`, { cause: e })));
+    worker.on("error", (e: Error) =>
+      onDeath(new Error(`maglev: worker failed: ${e.message}`, { cause: e })),
+    );
     worker.on("exit", (code) => onDeath(new Error(`maglev: worker exited with code ${code}`)));
     return entry;
   }
 
-  private request(w: PoolWorker, pack: (seq: number) => MaglevWorkerRequest): Promise<ArrayBuffer[]> {
+  private request(
+    w: PoolWorker,
+    pack: (seq: number) => MaglevWorkerRequest,
+  ): Promise<ArrayBuffer[]> {
     const seq = ++this.seq;
     const msg = pack(seq); // throws MaglevInputError before anything is sent
     return new Promise<ArrayBuffer[]>((resolve, reject) => {
       w.pending.set(seq, { resolve, reject });
       w.worker.ref();
-      const transfer = [msg.listenerIds, msg.counts, msg.ids, msg.weights, msg.healthy, msg.keyLengths].map((a) => a.buffer);
+      const transfer = [
+        msg.listenerIds,
+        msg.counts,
+        msg.ids,
+        msg.weights,
+        msg.healthy,
+        msg.keyLengths,
+      ].map((a) => a.buffer);
       w.worker.postMessage(msg, transfer as ArrayBuffer[]);
     });
   }

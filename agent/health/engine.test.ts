@@ -395,6 +395,27 @@ describe("HealthEngine: declarative targets", () => {
     expect(engine.state("stable")).toMatchObject({ state: "up", since: stableSince });
   });
 
+  it("keeps counters across full resyncs with fresh but equal objects", async () => {
+    const port = await rawBackend();
+    const { engine } = engineWithLog();
+    // A TCP monitor carrying irrelevant HTTP settings must still count as unchanged.
+    const make = () =>
+      target(
+        "tcp",
+        port,
+        monitor({ rise: 1, http: { method: "GET", path: "/", expectedCodes: "200" } }),
+      );
+    engine.setTargets([make()]);
+    await waitFor("three successes", () => (engine.state("tcp")?.consecutive ?? 0) >= 3);
+    for (let i = 0; i < 5; i++) {
+      const before = engine.state("tcp")!.consecutive;
+      expect(engine.setTargets([make()]).rejected).toEqual([]);
+      expect(engine.state("tcp")!.consecutive).toBeGreaterThanOrEqual(before);
+      await sleep(20);
+    }
+    expect(engine.state("tcp")!.consecutive).toBeGreaterThanOrEqual(4);
+  });
+
   it("rejects invalid targets with a reason and keeps the previous version of that key", async () => {
     const backend = await httpBackend();
     const { engine } = engineWithLog();

@@ -2,6 +2,7 @@
 // with its path relative to the tenant (e.g. "lbs") and it shows in the sidebar.
 import type { ComponentType, SVGProps } from "react";
 import { BalanceIcon, BuildingIcon, HomeIcon, KeyIcon, ListIcon, ShieldIcon, UsersIcon } from "../ui/icons";
+import { GaugeIcon, GlobeIcon, NetworkIcon, ServerIcon } from "../admin/icons";
 
 export interface NavItem {
   label: string;
@@ -14,7 +15,7 @@ export interface NavItem {
 
 export const tenantNav: NavItem[] = [
   { label: "Overview", href: "", icon: HomeIcon },
-  { label: "Load balancers", href: "lbs", icon: BalanceIcon, soon: true },
+  { label: "Load balancers", href: "lbs", icon: BalanceIcon },
   { label: "Members", href: "members", icon: UsersIcon },
   { label: "Audit log", href: "audit", icon: ListIcon },
 ];
@@ -27,6 +28,10 @@ export const accountNav: NavItem[] = [
 export const platformNav: NavItem[] = [
   { label: "Tenants", href: "/admin/tenants", icon: BuildingIcon },
   { label: "Users", href: "/admin/users", icon: UsersIcon },
+  { label: "Regions & AZs", href: "/admin/regions", icon: GlobeIcon },
+  { label: "LB nodes", href: "/admin/nodes", icon: ServerIcon },
+  { label: "IP pools", href: "/admin/ip-pools", icon: NetworkIcon },
+  { label: "Quotas", href: "/admin/quotas", icon: GaugeIcon },
   { label: "All activity", href: "/admin/audit", icon: ShieldIcon },
 ];
 

@@ -23,7 +23,8 @@ let hub: AgentHub;
 let jobs: Jobs;
 let base: string;
 let unlisten: () => Promise<void>;
-let admin: ReturnType<ReturnType<typeof createCallerFactory<typeof appRouter>>>;
+const createCaller = createCallerFactory(appRouter);
+let admin: ReturnType<typeof createCaller>;
 
 beforeAll(async () => {
   const database = await openTestDatabase();
@@ -43,7 +44,7 @@ beforeAll(async () => {
   });
   await new Promise<void>((r) => http.server.listen(0, "127.0.0.1", r));
   base = `127.0.0.1:${(http.server.address() as net.AddressInfo).port}`;
-  admin = createCallerFactory(appRouter)({ deps: services.deps, actor: { ...SYSTEM_ACTOR, email: "root" }, authError: null });
+  admin = createCaller({ deps: services.deps, actor: { ...SYSTEM_ACTOR, email: "root" }, authError: null });
   const region = await admin.regions.create({ name: "r1" });
   await admin.azs.create({ regionId: region.id, name: "a" });
   await admin.azs.create({ regionId: region.id, name: "b" });
@@ -90,7 +91,7 @@ class ScriptedAgent {
   heartbeat() {
     this.send({ type: "heartbeat", at: Date.now(), bgp: { peersUp: 1, peersTotal: 1 }, advertised: 0 });
   }
-  async waitFor<T extends HubMessage>(pred: (m: HubMessage) => m is T, timeoutMs = 10_000): Promise<T>;
+  async waitFor<T extends HubMessage>(pred: (m: HubMessage) => m is T, timeoutMs?: number): Promise<T>;
   async waitFor(pred: (m: HubMessage) => boolean, timeoutMs?: number): Promise<HubMessage>;
   async waitFor(pred: (m: HubMessage) => boolean, timeoutMs = 10_000): Promise<HubMessage> {
     const deadline = Date.now() + timeoutMs;

@@ -1,0 +1,51 @@
+// A testbed backend's server, run inside the backend's namespace (no route out of the testbed):
+//   node backend-server.mjs http NAME PORT MARKER
+//     HTTP on every address (VIPs arrive decapsulated on `lo`'s AnyIP range; health probes on
+//     the underlay address); answers "NAME\n".
+//   node backend-server.mjs udp NAME PORT MARKER FIRST_V4 COUNT [FIRST_V6]
+//     UDP bound on each VIP address (so replies leave with the VIP as source, as DSR needs);
+//     answers every datagram with "NAME <payload>".
+// MARKER (the testbed's state directory) is only there so `down` can recognise this process.
+import dgram from "node:dgram";
+import http from "node:http";
+
+const [mode, name, portText, , firstV4, countText, firstV6] = process.argv.slice(2);
+const port = Number(portText);
+if (!name || !Number.isInteger(port) || (mode !== "http" && mode !== "udp")) {
+  console.error("usage: backend-server.mjs http|udp NAME PORT MARKER [FIRST_V4 COUNT [FIRST_V6]]");
+  process.exit(2);
+}
+
+if (mode === "http") {
+  const server = http.createServer((req, res) => {
+    req.resume();
+    res.writeHead(200, { "content-type": "text/plain", connection: "close" });
+    res.end(`${name}\n`);
+  });
+  server.listen(port, "::", () => console.log(`${name}: HTTP on port ${port}`));
+} else {
+  const count = Math.min(Number(countText ?? 0), 256);
+  const v4 = (firstV4 ?? "").split(".").map(Number);
+  const addresses = [];
+  for (let i = 0; i < count; i++) {
+    const last = v4[3] + i;
+    if (last > 254) break;
+    addresses.push({ type: "udp4", address: `${v4[0]}.${v4[1]}.${v4[2]}.${last}` });
+  }
+  if (firstV6) {
+    const base = firstV6.replace(/[0-9a-f]+$/i, "");
+    const start = parseInt(/[0-9a-f]+$/i.exec(firstV6)?.[0] ?? "1", 16);
+    for (let i = 0; i < count; i++) addresses.push({ type: "udp6", address: `${base}${(start + i).toString(16)}` });
+  }
+  let bound = 0;
+  for (const a of addresses) {
+    const s = dgram.createSocket(a.type);
+    s.on("message", (msg, from) => s.send(`${name} ${msg.toString().slice(0, 200)}`, from.port, from.address));
+    s.on("error", (e) => console.error(`${name}: ${a.address}: ${e.message}`));
+    s.bind(port, a.address, () => {
+      if (++bound === addresses.length) console.log(`${name}: UDP on port ${port}, ${bound} VIP addresses`);
+    });
+  }
+}
+
+process.on("SIGTERM", () => process.exit(0));
