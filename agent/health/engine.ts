@@ -37,14 +37,14 @@ export interface HealthEngineOptions {
    */
   maxInFlight?: number;
   /**
-   * Adapt the number of probes in flight to what the machine sustains (default true): when even
-   * the fastest of the probes that ended in the last 250 ms took more than half their timeout,
-   * probes are queueing behind a CPU-bound prober or backend, and more concurrency would only turn
-   * that wait into timeouts. The limit is then cut to what keeps the wait at a quarter of the
-   * timeout (Little's law: in flight × 0.25 / observed fraction; not below minInFlight). The limit
-   * starts at minInFlight and grows only in windows where it held a probe back and the fastest
-   * probe took under a fifth of its timeout: doubling until the first congestion (slow start, as in
-   * TCP), then by 10 %, up to maxInFlight. Due probes above the limit slip.
+   * Adapt the number of probes in flight to what the machine sustains (default true). Every
+   * 250 ms: if more than 10 % of the probes that ended took over half their timeout (counting
+   * successes, and timeouts of targets that were answering until then), or the engine's own timer
+   * ran over 100 ms late (short of CPU), probes are queueing and more concurrency would only turn
+   * waiting into timeouts: the limit is halved (not below minInFlight). It starts at minInFlight
+   * and grows only in windows where it held a probe back and at most 10 % of the probes took over
+   * a fifth of their timeout: doubling until the first congestion (slow start, as in TCP), then
+   * +10 %, up to maxInFlight. Due probes above the limit slip.
    */
   adaptiveInFlight?: boolean;
   /** Lowest in-flight limit the adaptive limit may set. Default 64. */
@@ -113,9 +113,10 @@ const WHEEL_SLOTS = 4096;
 // Adaptive in-flight limit (see HealthEngineOptions.adaptiveInFlight).
 const ADAPT_WINDOW_MS = 250;
 const ADAPT_MIN_SAMPLES = 8;
-const ADAPT_CONGESTED_RATIO = 0.5;
-const ADAPT_QUIET_RATIO = 0.2;
-const ADAPT_TARGET_RATIO = 0.25;
+const ADAPT_SLOW_RATIO = 0.5;
+const ADAPT_BUSY_RATIO = 0.2;
+const ADAPT_SLOW_SHARE = 0.1;
+const ADAPT_LATE_TICK_MS = 100;
 
 export class HealthEngine {
   private readonly targets = new Map<string, Target>();
@@ -143,8 +144,13 @@ export class HealthEngine {
   /** Current in-flight limit: maxInFlight, or less while the adaptive limit holds probes back. */
   private inFlightLimit: number;
   /** Fastest probe of the current window, as a fraction of its timeout (timeouts count as 1). */
-  private windowMinRatio = Infinity;
   private windowSamples = 0;
+  /** Samples that took more than half their timeout. */
+  private windowSlow = 0;
+  /** Samples that took more than a fifth of their timeout. */
+  private windowBusy = 0;
+  private windowMaxLateMs = 0;
+  private lastTickAt = performance.now();
   private windowEndsAt = 0;
   /** The limit held a probe back during the current window (growing it is useful). */
   private windowLimited = false;
@@ -305,6 +311,7 @@ export class HealthEngine {
 
   private updateTicker(): void {
     if (this.targets.size > 0 && this.ticker === undefined) {
+      this.lastTickAt = performance.now();
       this.ticker = setInterval(() => this.tick(), this.wheel.tickMs);
     } else if (this.targets.size === 0 && this.ticker !== undefined) {
       clearInterval(this.ticker);
@@ -320,6 +327,10 @@ export class HealthEngine {
 
   private tick(): void {
     const now = performance.now();
+    // A late tick means this process is short of CPU: answered probes wait to be read.
+    const lateMs = now - this.lastTickAt - this.wheel.tickMs;
+    this.lastTickAt = now;
+    if (lateMs > this.windowMaxLateMs) this.windowMaxLateMs = lateMs;
     if (this.adaptive && now >= this.windowEndsAt) this.adaptInFlightLimit(now);
     this.wheel.advance(now, this.visit);
     // Timers run before the loop polls for I/O: an answer that already arrived while the engine
@@ -344,28 +355,31 @@ export class HealthEngine {
   };
 
   private adaptInFlightLimit(now: number): void {
-    if (this.windowSamples >= ADAPT_MIN_SAMPLES) {
-      if (this.windowMinRatio > ADAPT_CONGESTED_RATIO) {
-        // Throughput is in-flight / wait: keep it, at the wait we want.
-        const inFlight = Math.min(this.inFlight, this.inFlightLimit);
-        const limit = Math.floor((inFlight * ADAPT_TARGET_RATIO) / this.windowMinRatio);
-        this.inFlightLimit = Math.max(this.minInFlight, Math.min(this.inFlightLimit, limit));
-        this.slowStart = false;
-      } else if (
-        this.windowMinRatio < ADAPT_QUIET_RATIO &&
-        this.windowLimited &&
-        this.inFlightLimit < this.maxInFlight
-      ) {
-        const grown = this.slowStart
-          ? this.inFlightLimit * 2
-          : this.inFlightLimit + Math.max(8, Math.ceil(this.inFlightLimit * 0.1));
-        this.inFlightLimit = Math.min(this.maxInFlight, grown);
-        this.startQueued();
-      }
+    const samples = this.windowSamples;
+    const congested =
+      this.windowMaxLateMs > ADAPT_LATE_TICK_MS ||
+      (samples >= ADAPT_MIN_SAMPLES && this.windowSlow > samples * ADAPT_SLOW_SHARE);
+    const quiet =
+      samples >= ADAPT_MIN_SAMPLES &&
+      this.windowBusy <= samples * ADAPT_SLOW_SHARE &&
+      this.windowMaxLateMs < ADAPT_LATE_TICK_MS / 2;
+    if (congested) {
+      // Halve what is really in flight: fewer probes at once also means fewer started per second.
+      const inFlight = Math.min(this.inFlight, this.inFlightLimit);
+      this.inFlightLimit = Math.max(this.minInFlight, Math.floor(inFlight / 2));
+      this.slowStart = false;
+    } else if (quiet && this.windowLimited && this.inFlightLimit < this.maxInFlight) {
+      const grown = this.slowStart
+        ? this.inFlightLimit * 2
+        : this.inFlightLimit + Math.max(8, Math.ceil(this.inFlightLimit * 0.1));
+      this.inFlightLimit = Math.min(this.maxInFlight, grown);
+      this.startQueued();
     }
     this.windowLimited = this.inFlight >= this.inFlightLimit;
-    this.windowMinRatio = Infinity;
     this.windowSamples = 0;
+    this.windowSlow = 0;
+    this.windowBusy = 0;
+    this.windowMaxLateMs = 0;
     this.windowEndsAt = now + ADAPT_WINDOW_MS;
   }
 
@@ -420,9 +434,14 @@ export class HealthEngine {
     const now = performance.now();
     target.probe = undefined;
     this.inFlight--;
-    const ratio = (now - target.startedAt) / target.check.timeoutMs;
-    if (ratio < this.windowMinRatio) this.windowMinRatio = ratio;
-    this.windowSamples++;
+    // Congestion samples: successes, and timeouts of targets that were answering until now (a
+    // target already failing, e.g. a black-holed host, says nothing about this machine's load).
+    if (ok || target.failures === 0) {
+      const ratio = (now - target.startedAt) / target.check.timeoutMs;
+      this.windowSamples++;
+      if (ratio > ADAPT_SLOW_RATIO) this.windowSlow++;
+      if (ratio > ADAPT_BUSY_RATIO) this.windowBusy++;
+    }
     this.record(target, ok, reason, now);
     // Next probe one interval after the previous due time, keeping the target's phase; cycles
     // already missed (a long slip) are skipped rather than run back to back.

@@ -42,8 +42,9 @@ export function makeFormCtx(
       const server = collect(serverErrors, path, deep);
       if (server.length) return server;
       if (!visible(path)) return undefined;
-      const client = collect(clientErrors, path, deep);
-      return client.length ? [...new Set(client)] : undefined;
+      // One problem at a time per input ("required", not also "letters, digits...").
+      const client = [...new Set(collect(clientErrors, path, deep))];
+      return client.length ? (deep ? client : client.slice(0, 1)) : undefined;
     },
     touch,
   };

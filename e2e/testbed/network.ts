@@ -69,6 +69,8 @@ export async function createNetwork(t: Topology): Promise<void> {
     "net.ipv4.conf.default.rp_filter=0",
   );
 
+  fs.mkdirSync(path.join(t.bpffsDir, "router"), { recursive: true });
+
   // LB nodes: uplink to the router (the agent attaches XDP to it), management link to the root ns.
   await ip("link", "add", t.bridge.ifname, "type", "bridge");
   await runQuiet("sysctl", ["-qw", `net.ipv6.conf.${t.bridge.ifname}.disable_ipv6=1`]); // IPv4 only
