@@ -20,9 +20,10 @@ ensure_node_modules() {
 
 # Production console build, redone only when its inputs changed.
 ensure_next_build() {
-  local want have=""
-  want=$(cat package-lock.json next.config.* postcss.config.* tsconfig.json 2>/dev/null | sha256sum | cut -d' ' -f1)
-  want=$( (echo "$want"; find app components lib public -type f 2>/dev/null | sort | xargs -r cat) | sha256sum | cut -d' ' -f1)
+  local want have="" dirs=()
+  for d in app components lib public; do [ -d "$d" ] && dirs+=("$d"); done
+  want=$( (cat package-lock.json next.config.* postcss.config.* tsconfig.json 2>/dev/null || true
+           find "${dirs[@]}" -type f | sort | xargs -r cat) | sha256sum | cut -d' ' -f1)
   [ -f .next/.tenbin-build ] && have=$(cat .next/.tenbin-build)
   if [ "$want" != "$have" ] || [ ! -f .next/BUILD_ID ]; then
     log "building the console (next build)"

@@ -21,7 +21,7 @@ import { ChangeError, type LbView, LbProvider, useApplyChange, useCanEdit, useLb
 import { ListenersTab } from "./detail-listeners";
 import { MembersTab } from "./detail-members";
 import { PoolsTab } from "./detail-pools";
-import { listenersText, parseTags, tagsText } from "./format";
+import { listenersText, memberText, parseTags, portsText, tagsText } from "./format";
 import { StatusWithReason, TagList } from "./status";
 
 const TABS = [
@@ -427,14 +427,34 @@ function HistoryTab() {
 
 const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null && !Array.isArray(v);
 
-/** Compact text for a value: members and listeners read as "198.18.1.10:8080", "TCP 80 → web". */
+/**
+ * Compact text for a value: members read as "198.18.1.10:8080", listeners as "TCP 80 → web",
+ * pools as "web (4 members, HTTP monitor)"; anything else as JSON, cut short.
+ */
 function show(v: unknown): string {
   if (v === null || v === undefined) return "∅";
   if (typeof v === "string") return v;
-  if (Array.isArray(v) && v.every((x) => isRecord(x) && typeof x.address === "string" && typeof x.port === "number")) {
-    return v.map((x) => (String(x.address).includes(":") ? `[${String(x.address)}]:${String(x.port)}` : `${String(x.address)}:${String(x.port)}`)).join(", ");
+  if (Array.isArray(v) && v.length > 0 && v.every(isRecord)) {
+    if (v.every((x) => typeof x.address === "string" && typeof x.port === "number")) {
+      return v.map((x) => memberText({ address: String(x.address), port: Number(x.port) })).join(", ");
+    }
+    if (v.every((x) => typeof x.protocol === "string" && typeof x.port === "number")) {
+      return v
+        .map((x) => `${String(x.protocol)} ${portsText(Number(x.port), Number(x.portEnd ?? x.port))} → ${String(x.pool)}`)
+        .join(", ");
+    }
+    if (v.every((x) => typeof x.name === "string" && Array.isArray(x.members))) {
+      return v
+        .map((x) => {
+          const n = (x.members as unknown[]).length;
+          const mon = isRecord(x.monitor) ? `${String(x.monitor.type)} monitor` : "no monitor";
+          return `${String(x.name)} (${n} member${n === 1 ? "" : "s"}, ${mon})`;
+        })
+        .join(", ");
+    }
   }
-  if (isRecord(v) && "pool" in v && Object.keys(v).length <= 2) return Object.values(v).map(String).join(" / ");
+  // A member target {lb, pool}: the pool is what a reader needs.
+  if (isRecord(v) && typeof v.pool === "string" && "lb" in v) return `pool ${v.pool}`;
   const s = JSON.stringify(v);
   return s.length > 240 ? `${s.slice(0, 240)}…` : s;
 }
@@ -445,9 +465,12 @@ function Change({ before, after }: { before: unknown; after: unknown }) {
   if (!b && !a) return <span className="text-slate-400">—</span>;
   const keys = [...new Set([...Object.keys(b ?? {}), ...Object.keys(a ?? {})])];
   const rows = keys.map((k) => ({ k, bv: b?.[k], av: a?.[k] })).filter((r) => !b || !a || JSON.stringify(r.bv) !== JSON.stringify(r.av));
+  // Changes inside the tree record the revision they were based on, not a field that changed.
+  const basedOn = b && a && keys.length > 1 && Object.keys(b).length === 1 && typeof b.revision === "number" ? b.revision : null;
   return (
     <dl className="max-w-xl space-y-0.5 font-mono text-xs" data-diff>
-      {rows.map(({ k, bv, av }) => (
+      {basedOn !== null && <div className="text-slate-400">based on revision {basedOn}</div>}
+      {rows.filter((r) => basedOn === null || r.k !== "revision").map(({ k, bv, av }) => (
         <div key={k} className="flex flex-wrap gap-x-1.5">
           <dt className="text-slate-500">{k}:</dt>
           <dd className="min-w-0 break-all" title={JSON.stringify(av ?? bv)}>

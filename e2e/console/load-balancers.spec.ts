@@ -21,6 +21,8 @@ let lbUrl = "";
 
 async function shot(page: Page, name: string) {
   await expect(page.getByRole("status").filter({ hasText: /Loading|Opening|Redirecting/ })).toHaveCount(0);
+  // From the top: a full-page picture of a scrolled page misplaces the fixed sidebar and header.
+  await page.evaluate(() => window.scrollTo(0, 0));
   await page.screenshot({ path: `${SCREENS}/${name}.png`, fullPage: true });
 }
 
@@ -203,6 +205,21 @@ test("the wizard catches bad input at the field, then creates a VIP with 2 liste
   await expect(page.getByRole("region", { name: "Pools" })).toContainText("web · 4 members");
   await expect(page.getByRole("region", { name: "Pools" })).toContainText("HTTP monitor every 5 s, timeout 2 s");
   await shot(page, "lb-wizard-review");
+
+  // A requested address outside every pool: the server's refusal comes back to its step and field.
+  await page.getByRole("region", { name: "Basics" }).getByRole("button", { name: "Edit" }).click();
+  await page.getByLabel("Request a specific address").check();
+  await page.getByLabel("Requested address").fill("198.18.99.5");
+  await next.click();
+  await next.click();
+  await next.click();
+  await page.getByRole("button", { name: "Create load balancer" }).click();
+  await expect(page.getByLabel("Requested address")).toHaveAccessibleDescription(/198.18.99.5 is not in any IP pool/);
+  await expect(page.getByRole("alert").filter({ hasText: "The load balancer was not created" })).toBeVisible();
+  await expect(page.getByRole("button", { name: "Step 1 Basics" })).toHaveAttribute("aria-current", "step");
+  await shot(page, "lb-wizard-server-error");
+  await page.getByLabel("Allocate one from an IP pool").check();
+  for (let i = 0; i < 3; i++) await next.click();
   await page.getByRole("button", { name: "Create load balancer" }).click();
 
   // The detail page: honest PENDING_CREATE with its reason (no agent ever connected here).

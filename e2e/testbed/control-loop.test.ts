@@ -190,18 +190,18 @@ describe.skipIf(!isRoot)(
         50,
       );
       const createToFirstResponse = performance.now() - t0;
-      watching = false;
-      await watcher;
-      console.log(
-        `[testbed] VIP ${vip}: create → first successful response ${Math.round(createToFirstResponse)} ms ` +
-          `(create call ${Math.round(createToFirstResponse - firstResponseMs)} ms; route at the router after ${fmt(milestones.route)}; ACTIVE after ${fmt(milestones.active)})`,
-      );
       expect(tb.topo.backends.map((b) => b.name)).toContain(answer);
 
       // (2) Acked revisions turn provisioning ACTIVE on every placed node.
       await expect
         .poll(async () => (await getLb(lbId)).provisioning, { timeout: 15_000, interval: 200 })
         .toMatchObject({ status: "ACTIVE", reason: expect.stringMatching(/^2\/2 nodes at revision \d+/) as unknown });
+      watching = false;
+      await watcher;
+      console.log(
+        `[testbed] VIP ${vip}: create → first successful response ${Math.round(createToFirstResponse)} ms ` +
+          `(create call ${Math.round(createToFirstResponse - firstResponseMs)} ms; route at the router after ${fmt(milestones.route)}; ACTIVE after ${fmt(milestones.active)})`,
+      );
       const view = await getLb(lbId);
       const placed = view.placements.map((p) => nodeById(p.nodeId));
       expect(placed).toHaveLength(2);
@@ -241,7 +241,7 @@ describe.skipIf(!isRoot)(
       expect(udp).toMatch(new RegExp(`^(${tb.topo.backends.map((b) => b.name).join("|")}) ping$`));
       const decapped = tb.topo.backends.reduce((s, b) => s + backendDecapStats(tb.topo, b).decapV4, 0n);
       expect(decapped).toBeGreaterThan(0n);
-    });
+    }, 60_000);
 
     it("a backend whose HTTP server stops is marked down after `fall` probes and leaves the tables", async () => {
       expect(lbId).not.toBe("");
@@ -299,7 +299,7 @@ describe.skipIf(!isRoot)(
         const l = maps.listeners.find((x) => x.vip === vip && x.protocol === "tcp")!;
         expect(maps.tableBackends.get(l.id)!.has(victim.link.v4)).toBe(true);
       }
-    });
+    }, 60_000);
 
     it("a drained node withdraws its routes at the router and its VIP is placed elsewhere", async () => {
       expect(lbId).not.toBe("");
@@ -331,7 +331,7 @@ describe.skipIf(!isRoot)(
         expect(await httpFromClient(tb.topo.clients[i % 2]!, url, 2)).not.toBeNull();
         await sleep(20);
       }
-    });
+    }, 60_000);
 
     it("an IPv6 VIP answers end to end (IPv6-in-IPv6, decap, DSR)", async () => {
       const t0 = performance.now();
@@ -350,6 +350,6 @@ describe.skipIf(!isRoot)(
       expect(tb.topo.backends.map((b) => b.name)).toContain(answer);
       // Installed at the router via the placed nodes' link-local addresses (eBGP over IPv6).
       expect((await routerNexthops(tb.topo, `${lb.address}/128`)).every((h) => h.startsWith("fe80:"))).toBe(true);
-    });
+    }, 60_000);
   },
 );

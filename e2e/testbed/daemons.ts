@@ -12,7 +12,7 @@ import { isAlive, readPidFile, run, startDaemon, stopPid } from "./sys";
 import type { HostSpec, LbNodeSpec, Topology } from "./topology";
 
 export const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
-const BACKEND_SCRIPT = path.join(REPO_ROOT, "e2e/testbed/backend-server.mjs");
+const BACKEND_SCRIPT = path.join(REPO_ROOT, "e2e/testbed/backend-server.ts");
 const AGENT_BIN = path.join(REPO_ROOT, "bin/tenbin-agent.mjs");
 
 // ---- router ------------------------------------------------------------------------------------
@@ -53,9 +53,10 @@ export function startBackendHttp(t: Topology, b: HostSpec): number {
   fs.mkdirSync(backendDir(t, b), { recursive: true, mode: 0o755 });
   return startDaemon({
     ns: b.ns,
-    argv: [process.execPath, BACKEND_SCRIPT, "http", b.name, String(t.httpPort), t.stateDir],
+    argv: [process.execPath, "--import", "tsx", BACKEND_SCRIPT, "http", b.name, String(t.httpPort), t.stateDir],
     logFile: path.join(backendDir(t, b), "http.log"),
     pidFile: httpPidFile(t, b),
+    cwd: REPO_ROOT, // resolves `--import tsx`
   });
 }
 
@@ -65,9 +66,10 @@ export function startBackendUdp(t: Topology, b: HostSpec): number {
   const firstV6 = t.vipPoolV6.replace(/::\/\d+$/, "::1");
   return startDaemon({
     ns: b.ns,
-    argv: [process.execPath, BACKEND_SCRIPT, "udp", b.name, String(t.udpPort), t.stateDir, firstV4, "64", firstV6],
+    argv: [process.execPath, "--import", "tsx", BACKEND_SCRIPT, "udp", b.name, String(t.udpPort), t.stateDir, firstV4, "64", firstV6],
     logFile: path.join(backendDir(t, b), "udp.log"),
     pidFile: udpPidFile(t, b),
+    cwd: REPO_ROOT,
   });
 }
 

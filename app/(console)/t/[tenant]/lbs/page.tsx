@@ -81,7 +81,7 @@ export default function LoadBalancersPage() {
               id="lb-tag"
               value={tag}
               onChange={(e) => setTag(e.target.value)}
-              placeholder="tag, e.g. env=prod"
+              placeholder="tag k=v"
               aria-invalid={!tagValid || undefined}
               spellCheck={false}
               className={cx(

@@ -1,8 +1,8 @@
 // A testbed backend's server, run inside the backend's namespace (no route out of the testbed):
-//   node backend-server.mjs http NAME PORT MARKER
+//   node --import tsx backend-server.ts http NAME PORT MARKER
 //     HTTP on every address (VIPs arrive decapsulated on `lo`'s AnyIP range; health probes on
 //     the underlay address); answers "NAME\n".
-//   node backend-server.mjs udp NAME PORT MARKER FIRST_V4 COUNT [FIRST_V6]
+//   node --import tsx backend-server.ts udp NAME PORT MARKER FIRST_V4 COUNT [FIRST_V6]
 //     UDP bound on each VIP address (so replies leave with the VIP as source, as DSR needs);
 //     answers every datagram with "NAME <payload>".
 // MARKER (the testbed's state directory) is only there so `down` can recognise this process.
@@ -12,7 +12,7 @@ import http from "node:http";
 const [mode, name, portText, , firstV4, countText, firstV6] = process.argv.slice(2);
 const port = Number(portText);
 if (!name || !Number.isInteger(port) || (mode !== "http" && mode !== "udp")) {
-  console.error("usage: backend-server.mjs http|udp NAME PORT MARKER [FIRST_V4 COUNT [FIRST_V6]]");
+  console.error("usage: backend-server.ts http|udp NAME PORT MARKER [FIRST_V4 COUNT [FIRST_V6]]");
   process.exit(2);
 }
 
@@ -25,10 +25,10 @@ if (mode === "http") {
   server.listen(port, "::", () => console.log(`${name}: HTTP on port ${port}`));
 } else {
   const count = Math.min(Number(countText ?? 0), 256);
-  const v4 = (firstV4 ?? "").split(".").map(Number);
-  const addresses = [];
+  const v4 = (firstV4 ?? "0.0.0.1").split(".").map(Number);
+  const addresses: { type: "udp4" | "udp6"; address: string }[] = [];
   for (let i = 0; i < count; i++) {
-    const last = v4[3] + i;
+    const last = (v4[3] ?? 0) + i;
     if (last > 254) break;
     addresses.push({ type: "udp4", address: `${v4[0]}.${v4[1]}.${v4[2]}.${last}` });
   }
