@@ -61,6 +61,39 @@ CREATE TABLE "backend_pool" (
 	"created_at" timestamp with time zone DEFAULT now() NOT NULL
 );
 --> statement-breakpoint
+CREATE TABLE "certificate" (
+	"id" uuid PRIMARY KEY DEFAULT gen_random_uuid() NOT NULL,
+	"tenant_id" uuid NOT NULL,
+	"name" text NOT NULL,
+	"kind" text NOT NULL,
+	"description" text DEFAULT '' NOT NULL,
+	"expiring_days" integer DEFAULT 30 NOT NULL,
+	"current_version" integer NOT NULL,
+	"recorded_state" text DEFAULT 'valid' NOT NULL,
+	"revision" bigint DEFAULT 0 NOT NULL,
+	"created_at" timestamp with time zone DEFAULT now() NOT NULL,
+	"updated_at" timestamp with time zone DEFAULT now() NOT NULL
+);
+--> statement-breakpoint
+CREATE TABLE "certificate_version" (
+	"id" uuid PRIMARY KEY NOT NULL,
+	"certificate_id" uuid NOT NULL,
+	"tenant_id" uuid NOT NULL,
+	"version" integer NOT NULL,
+	"chain_pem" text NOT NULL,
+	"chain" jsonb NOT NULL,
+	"chain_complete" boolean NOT NULL,
+	"missing" text,
+	"warnings" jsonb DEFAULT '[]'::jsonb NOT NULL,
+	"not_before" timestamp with time zone NOT NULL,
+	"not_after" timestamp with time zone NOT NULL,
+	"fingerprint_sha256" text NOT NULL,
+	"key_ciphertext" text,
+	"wrapped_data_key" text,
+	"master_key_id" text,
+	"created_at" timestamp with time zone DEFAULT now() NOT NULL
+);
+--> statement-breakpoint
 CREATE TABLE "health_monitor" (
 	"pool_id" uuid PRIMARY KEY NOT NULL,
 	"type" text NOT NULL,
@@ -139,6 +172,16 @@ CREATE TABLE "listener" (
 	"pool_id" uuid NOT NULL,
 	"admin_enabled" boolean DEFAULT true NOT NULL,
 	"created_at" timestamp with time zone DEFAULT now() NOT NULL
+);
+--> statement-breakpoint
+CREATE TABLE "listener_certificate" (
+	"listener_id" uuid NOT NULL,
+	"certificate_id" uuid NOT NULL,
+	"tenant_id" uuid NOT NULL,
+	"sni_hosts" jsonb DEFAULT '[]'::jsonb NOT NULL,
+	"is_default" boolean DEFAULT false NOT NULL,
+	"created_at" timestamp with time zone DEFAULT now() NOT NULL,
+	CONSTRAINT "listener_certificate_listener_id_certificate_id_pk" PRIMARY KEY("listener_id","certificate_id")
 );
 --> statement-breakpoint
 CREATE TABLE "load_balancer" (
@@ -285,11 +328,15 @@ ALTER TABLE "account" ADD CONSTRAINT "account_user_id_user_id_fk" FOREIGN KEY ("
 ALTER TABLE "api_token" ADD CONSTRAINT "api_token_user_id_user_id_fk" FOREIGN KEY ("user_id") REFERENCES "public"."user"("id") ON DELETE cascade ON UPDATE no action;--> statement-breakpoint
 ALTER TABLE "az" ADD CONSTRAINT "az_region_id_region_id_fk" FOREIGN KEY ("region_id") REFERENCES "public"."region"("id") ON DELETE restrict ON UPDATE no action;--> statement-breakpoint
 ALTER TABLE "backend_pool" ADD CONSTRAINT "backend_pool_lb_id_load_balancer_id_fk" FOREIGN KEY ("lb_id") REFERENCES "public"."load_balancer"("id") ON DELETE cascade ON UPDATE no action;--> statement-breakpoint
+ALTER TABLE "certificate" ADD CONSTRAINT "certificate_tenant_id_tenant_id_fk" FOREIGN KEY ("tenant_id") REFERENCES "public"."tenant"("id") ON DELETE cascade ON UPDATE no action;--> statement-breakpoint
+ALTER TABLE "certificate_version" ADD CONSTRAINT "certificate_version_certificate_id_certificate_id_fk" FOREIGN KEY ("certificate_id") REFERENCES "public"."certificate"("id") ON DELETE cascade ON UPDATE no action;--> statement-breakpoint
 ALTER TABLE "health_monitor" ADD CONSTRAINT "health_monitor_pool_id_backend_pool_id_fk" FOREIGN KEY ("pool_id") REFERENCES "public"."backend_pool"("id") ON DELETE cascade ON UPDATE no action;--> statement-breakpoint
 ALTER TABLE "ip_pool" ADD CONSTRAINT "ip_pool_region_id_region_id_fk" FOREIGN KEY ("region_id") REFERENCES "public"."region"("id") ON DELETE restrict ON UPDATE no action;--> statement-breakpoint
 ALTER TABLE "lb_node" ADD CONSTRAINT "lb_node_az_id_az_id_fk" FOREIGN KEY ("az_id") REFERENCES "public"."az"("id") ON DELETE restrict ON UPDATE no action;--> statement-breakpoint
 ALTER TABLE "listener" ADD CONSTRAINT "listener_lb_id_load_balancer_id_fk" FOREIGN KEY ("lb_id") REFERENCES "public"."load_balancer"("id") ON DELETE cascade ON UPDATE no action;--> statement-breakpoint
 ALTER TABLE "listener" ADD CONSTRAINT "listener_pool_id_backend_pool_id_fk" FOREIGN KEY ("pool_id") REFERENCES "public"."backend_pool"("id") ON DELETE restrict ON UPDATE no action;--> statement-breakpoint
+ALTER TABLE "listener_certificate" ADD CONSTRAINT "listener_certificate_listener_id_listener_id_fk" FOREIGN KEY ("listener_id") REFERENCES "public"."listener"("id") ON DELETE cascade ON UPDATE no action;--> statement-breakpoint
+ALTER TABLE "listener_certificate" ADD CONSTRAINT "listener_certificate_certificate_id_certificate_id_fk" FOREIGN KEY ("certificate_id") REFERENCES "public"."certificate"("id") ON DELETE restrict ON UPDATE no action;--> statement-breakpoint
 ALTER TABLE "load_balancer" ADD CONSTRAINT "load_balancer_tenant_id_tenant_id_fk" FOREIGN KEY ("tenant_id") REFERENCES "public"."tenant"("id") ON DELETE restrict ON UPDATE no action;--> statement-breakpoint
 ALTER TABLE "load_balancer" ADD CONSTRAINT "load_balancer_ip_pool_id_ip_pool_id_fk" FOREIGN KEY ("ip_pool_id") REFERENCES "public"."ip_pool"("id") ON DELETE restrict ON UPDATE no action;--> statement-breakpoint
 ALTER TABLE "member" ADD CONSTRAINT "member_pool_id_backend_pool_id_fk" FOREIGN KEY ("pool_id") REFERENCES "public"."backend_pool"("id") ON DELETE cascade ON UPDATE no action;--> statement-breakpoint
@@ -308,10 +355,15 @@ CREATE INDEX "audit_tenant_idx" ON "audit_log" USING btree ("tenant_id","id");--
 CREATE INDEX "audit_at_idx" ON "audit_log" USING btree ("at");--> statement-breakpoint
 CREATE UNIQUE INDEX "az_region_name_idx" ON "az" USING btree ("region_id","name");--> statement-breakpoint
 CREATE UNIQUE INDEX "backend_pool_name_idx" ON "backend_pool" USING btree ("lb_id","name");--> statement-breakpoint
+CREATE UNIQUE INDEX "certificate_tenant_name_idx" ON "certificate" USING btree ("tenant_id","name");--> statement-breakpoint
+CREATE UNIQUE INDEX "certificate_version_idx" ON "certificate_version" USING btree ("certificate_id","version");--> statement-breakpoint
+CREATE INDEX "certificate_version_tenant_idx" ON "certificate_version" USING btree ("tenant_id");--> statement-breakpoint
+CREATE INDEX "certificate_version_master_key_idx" ON "certificate_version" USING btree ("master_key_id");--> statement-breakpoint
 CREATE UNIQUE INDEX "ip_pool_cidr_idx" ON "ip_pool" USING btree ("cidr");--> statement-breakpoint
 CREATE UNIQUE INDEX "listener_name_idx" ON "listener" USING btree ("lb_id","name");--> statement-breakpoint
 CREATE INDEX "listener_pool_idx" ON "listener" USING btree ("pool_id");--> statement-breakpoint
 CREATE INDEX "listener_tenant_idx" ON "listener" USING btree ("tenant_id");--> statement-breakpoint
+CREATE INDEX "listener_certificate_cert_idx" ON "listener_certificate" USING btree ("certificate_id");--> statement-breakpoint
 CREATE UNIQUE INDEX "lb_address_idx" ON "load_balancer" USING btree ("address");--> statement-breakpoint
 CREATE INDEX "lb_tenant_idx" ON "load_balancer" USING btree ("tenant_id");--> statement-breakpoint
 CREATE UNIQUE INDEX "lb_tenant_name_idx" ON "load_balancer" USING btree ("tenant_id","name");--> statement-breakpoint

@@ -16,6 +16,14 @@ const schema = z.object({
   TENBIN_DATA_DIR: z.string().default(path.join(repoRoot, "data")),
   /** Session signing secret (>= 32 chars). Unset = generated once and kept in the data dir. */
   TENBIN_AUTH_SECRET: z.string().min(32).optional(),
+  /**
+   * Master key wrapping the data keys of certificate private keys: 32 bytes in base64
+   * (`openssl rand -base64 32`). Unset = generated once and kept in the data dir (a warning in
+   * production: keep the key away from the data it protects).
+   */
+  TENBIN_MASTER_KEY: z.string().trim().min(1).optional(),
+  /** The new master key for scripts/rotate-master-key.ts (or pass --new-key-file). */
+  TENBIN_NEW_MASTER_KEY: z.string().trim().min(1).optional(),
   TENBIN_ADMIN_EMAIL: z.string().email().default("admin@tenbin.local"),
   TENBIN_ADMIN_PASSWORD: z.string().min(12).optional(),
   TENBIN_ALLOW_SIGNUP: z

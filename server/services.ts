@@ -8,6 +8,9 @@ import { auditSignUp } from "./domain/users";
 import type { Env } from "./env";
 import type { ApiDeps } from "./api/trpc";
 import { CHANGES_CHANNEL } from "./hub/hub";
+import { configureMasterKey } from "./domain/certs/envelope";
+import { loadMasterKey } from "./domain/certs/master-key";
+import { createLogger } from "./log";
 
 export interface Services {
   database: Database;
@@ -32,6 +35,15 @@ function authSecret(env: Env): string {
 }
 
 export async function openServices(env: Env, overrides: { database?: Database; baseURL?: string } = {}): Promise<Services> {
+  const master = loadMasterKey(env);
+  configureMasterKey(master.key);
+  if (master.source !== "environment") {
+    // Development convenience; in production the key belongs in a secret store, not next to the data.
+    const log = createLogger(env.LOG_LEVEL).child({ part: "certs" });
+    const msg = `certificate master key ${master.key.id} ${master.source === "generated" ? "generated into" : "read from"} ${master.file}: set TENBIN_MASTER_KEY to keep it apart from the data`;
+    if (env.NODE_ENV === "production") log.warn(msg);
+    else log.info(msg);
+  }
   const database =
     overrides.database ??
     (await openDatabase(

@@ -3,6 +3,7 @@ import { auditRouter, meRouter, membersRouter, tokensRouter } from "./routers/ac
 import { tenantsRouter, usersRouter } from "./routers/platform";
 import { agentsRouter } from "./routers/agents";
 import { lbRouter, listenersRouter, poolMembersRouter, poolsRouter } from "./routers/lb";
+import { certsRouter } from "./routers/certs";
 import { azsRouter, ipPoolsRouter, nodesRouter, quotasRouter, regionsRouter } from "./routers/inventory";
 
 export const appRouter = router({
@@ -22,6 +23,7 @@ export const appRouter = router({
   pools: poolsRouter,
   poolMembers: poolMembersRouter,
   agents: agentsRouter,
+  certs: certsRouter,
 });
 
 export type AppRouter = typeof appRouter;

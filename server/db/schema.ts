@@ -465,3 +465,100 @@ export const idempotencyKey = pgTable(
 );
 
 export const authSchema = { user, session, account, verification, rateLimit };
+
+// ---- certificates (issue 7) -------------------------------------------------------------------
+
+/** A tenant's certificate (server: chain + key) or CA bundle (trust for HTTPS monitors). */
+export const certificate = pgTable(
+  "certificate",
+  {
+    id: uuid("id").primaryKey().defaultRandom(),
+    tenantId: uuid("tenant_id")
+      .notNull()
+      .references(() => tenant.id, { onDelete: "cascade" }),
+    name: text("name").notNull(),
+    kind: text("kind").$type<"server" | "ca">().notNull(),
+    description: text("description").notNull().default(""),
+    /** Days before expiry at which the certificate turns "expiring". */
+    expiringDays: integer("expiring_days").notNull().default(30),
+    /** The version everything bound to this certificate uses (the newest). */
+    currentVersion: integer("current_version").notNull(),
+    /** The expiry state last announced in the audit log (the expiry job compares against it). */
+    recordedState: text("recorded_state").$type<"valid" | "expiring" | "expired">().notNull().default("valid"),
+    revision: bigint("revision", { mode: "number" }).notNull().default(0),
+    createdAt: createdAt(),
+    updatedAt: updatedAt(),
+  },
+  (t) => [uniqueIndex("certificate_tenant_name_idx").on(t.tenantId, t.name)],
+);
+
+export interface StoredCertInfo {
+  subject: string;
+  commonName: string | null;
+  sans: string[];
+  issuer: string;
+  serial: string;
+  notBefore: string;
+  notAfter: string;
+  fingerprintSha256: string;
+  isCa: boolean;
+  selfSigned: boolean;
+  keyType: string;
+  keyBits: number | null;
+  curve: string | null;
+  keyDescription: string;
+}
+
+/** One uploaded version. The private key is only stored sealed (envelope encryption). */
+export const certificateVersion = pgTable(
+  "certificate_version",
+  {
+    id: uuid("id").primaryKey(),
+    certificateId: uuid("certificate_id")
+      .notNull()
+      .references(() => certificate.id, { onDelete: "cascade" }),
+    tenantId: uuid("tenant_id").notNull(),
+    version: integer("version").notNull(),
+    /** The public chain, leaf first (CA bundle: as uploaded). */
+    chainPem: text("chain_pem").notNull(),
+    chain: jsonb("chain").$type<StoredCertInfo[]>().notNull(),
+    chainComplete: boolean("chain_complete").notNull(),
+    missing: text("missing"),
+    warnings: jsonb("warnings").$type<string[]>().notNull().default([]),
+    notBefore: ts("not_before").notNull(),
+    notAfter: ts("not_after").notNull(),
+    fingerprintSha256: text("fingerprint_sha256").notNull(),
+    /** AES-256-GCM ciphertext of the PKCS#8 key under the data key (null for CA bundles). */
+    keyCiphertext: text("key_ciphertext"),
+    /** The data key wrapped by the master key `masterKeyId`. */
+    wrappedDataKey: text("wrapped_data_key"),
+    masterKeyId: text("master_key_id"),
+    createdAt: createdAt(),
+  },
+  (t) => [
+    uniqueIndex("certificate_version_idx").on(t.certificateId, t.version),
+    index("certificate_version_tenant_idx").on(t.tenantId),
+    index("certificate_version_master_key_idx").on(t.masterKeyId),
+  ],
+);
+
+/**
+ * A listener serving a certificate (HTTPS termination, a later step): the default certificate
+ * and the SNI names it answers for. Deleting a certificate in use here is refused.
+ */
+export const listenerCertificate = pgTable(
+  "listener_certificate",
+  {
+    listenerId: uuid("listener_id")
+      .notNull()
+      .references(() => listener.id, { onDelete: "cascade" }),
+    certificateId: uuid("certificate_id")
+      .notNull()
+      .references(() => certificate.id, { onDelete: "restrict" }),
+    tenantId: uuid("tenant_id").notNull(),
+    sniHosts: jsonb("sni_hosts").$type<string[]>().notNull().default([]),
+    isDefault: boolean("is_default").notNull().default(false),
+    createdAt: createdAt(),
+  },
+  (t) => [primaryKey({ columns: [t.listenerId, t.certificateId] }), index("listener_certificate_cert_idx").on(t.certificateId)],
+);
