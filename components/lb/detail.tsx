@@ -194,10 +194,14 @@ function OverviewTab() {
               {lb.placements.map((pl) => (
                 <li key={pl.nodeId} className="flex flex-wrap justify-between gap-2">
                   <span className="font-mono text-slate-600" title={pl.nodeId}>
-                    node {pl.nodeId.slice(0, 8)}
+                    {pl.nodeName ?? `node ${pl.nodeId.slice(0, 8)}`}
                   </span>
                   <span className={pl.error ? "text-red-700" : "text-slate-600"}>
-                    {pl.error ? pl.error : pl.appliedRevision === null ? "not applied yet" : `at revision ${pl.appliedRevision}`}
+                    {pl.error
+                      ? pl.error
+                      : pl.appliedRevision === null
+                        ? "not applied yet"
+                        : `at revision ${pl.appliedRevision}${pl.appliedRevision >= lb.revision ? "" : ` (behind ${lb.revision})`} · ${pl.advertised ? "advertised" : "not advertised"}`}
                   </span>
                 </li>
               ))}

@@ -189,11 +189,18 @@ describe("agent hub and jobs", () => {
     await expect
       .poll(async () => (await admin.lb.get({ tenantId: "t1", lb: lbId })).provisioning, { timeout: 5000 })
       .toMatchObject({ status: "ACTIVE", reason: `2/2 nodes at revision ${lb.revision}` });
+    const active = await admin.lb.get({ tenantId: "t1", lb: lbId });
+    expect(active.placements.map((p) => `${p.nodeName}:${p.appliedRevision}:${p.advertised}`).sort()).toEqual([
+      `lb-a1:${lb.revision}:true`,
+      `lb-b1:${lb.revision}:true`,
+    ]);
+    expect(await admin.nodes.get({ nodeId: a1Id })).toMatchObject({ joined: true, vipCount: 1, vipsBehind: 0, desiredRevision: lb.revision });
     // A change makes it pending again, with the new revision pushed.
     const changed = await admin.poolMembers.setState({ tenantId: "t1", target: { lb: lbId, pool: "p" }, members: [{ address: "198.18.2.2", port: 80 }], state: "disabled" });
     expect(changed.provisioning.status).toBe("PENDING_UPDATE");
     const u = await a1.waitFor((m): m is HubMessage => isUpdate(m) && m.vips.some((v) => v.revision === changed.revision));
     expect((u as Extract<HubMessage, { type: "update" }>).vips[0]!.pools[0]!.members[1]!.adminState).toBe("disabled");
+    expect(await admin.nodes.get({ nodeId: a1Id })).toMatchObject({ vipsBehind: 1, desiredRevision: changed.revision });
   });
 
   it("health reports roll up into operating status with a per-node breakdown", async () => {

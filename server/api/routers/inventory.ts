@@ -93,6 +93,11 @@ export const nodeOut = z.object({
   vipCount: z.number(),
   lastHeartbeatAt: z.date().nullable(),
   agentVersion: z.string().nullable(),
+  joined: z.boolean(),
+  appliedRevision: z.number().nullable(),
+  desiredRevision: z.number().nullable(),
+  vipsBehind: z.number(),
+  bgp: z.object({ peersUp: z.number(), peersTotal: z.number(), advertised: z.number() }).nullable(),
   createdAt: z.date(),
   updatedAt: z.date(),
 });

@@ -117,7 +117,13 @@ export const lbOut = z.object({
     }),
   ),
   placements: z.array(
-    z.object({ nodeId: z.string(), appliedRevision: z.number().nullable(), error: z.string().nullable(), advertised: z.boolean() }),
+    z.object({
+      nodeId: z.string(),
+      nodeName: z.string().nullable(),
+      appliedRevision: z.number().nullable(),
+      error: z.string().nullable(),
+      advertised: z.boolean(),
+    }),
   ),
 });
 

@@ -158,7 +158,7 @@ function certInfo(c: X509Certificate): CertInfo {
     notAfter: new Date(c.validTo),
     fingerprintSha256: c.fingerprint256,
     isCa: c.ca,
-    selfSigned: issuedBy(c, c),
+    selfSigned: selfSigned(c),
     ...describeKey(c.publicKey),
   };
 }
@@ -167,6 +167,15 @@ function certInfo(c: X509Certificate): CertInfo {
 function issuedBy(child: X509Certificate, parent: X509Certificate): boolean {
   try {
     return child.checkIssued(parent) && child.verify(parent.publicKey);
+  } catch {
+    return false;
+  }
+}
+
+/** Signed by its own key. (checkIssued would also demand keyCertSign, which leaves lack.) */
+function selfSigned(c: X509Certificate): boolean {
+  try {
+    return c.subject === c.issuer && c.verify(c.publicKey);
   } catch {
     return false;
   }
@@ -292,13 +301,13 @@ function orderChain(leaf: X509Certificate, certs: X509Certificate[], problems: P
   const rest = certs.filter((c) => c !== leaf);
   for (;;) {
     const top = ordered[ordered.length - 1]!;
-    if (issuedBy(top, top)) break;
+    if (selfSigned(top)) break;
     const i = rest.findIndex((c) => issuedBy(top, c));
     if (i < 0) break;
     ordered.push(rest.splice(i, 1)[0]!);
   }
   const top = ordered[ordered.length - 1]!;
-  const complete = issuedBy(top, top);
+  const complete = selfSigned(top);
   const missing = complete ? null : `the certificate of "${oneLine(top.issuer)}" (issuer of "${oneLine(top.subject)}")`;
   if (rest.length) {
     const names = rest.map((c) => `"${oneLine(c.subject)}"`).join(", ");

@@ -1,8 +1,8 @@
 // LB nodes: the machines that carry VIPs. Platform admins register them, tune their BGP settings
 // and capacity, and cordon/drain them; the scheduler (a later issue) acts on the state.
-import { type SQL, and, asc, count, eq, ne } from "drizzle-orm";
+import { type SQL, and, asc, count, eq, max, ne, sql } from "drizzle-orm";
 import type { Db } from "../../db/client";
-import { type BgpPeer, az, lbNode, placement, region } from "../../db/schema";
+import { type BgpPeer, az, lbNode, loadBalancer, placement, region } from "../../db/schema";
 import { parseAddress } from "../../../lib/ip";
 import type {
   BgpPeerInput,
@@ -36,6 +36,14 @@ export interface NodeView {
   vipCount: number;
   lastHeartbeatAt: Date | null;
   agentVersion: string | null;
+  /** The agent holds a node credential (joined and not revoked). */
+  joined: boolean;
+  /** Sync state: highest revision the agent applied vs the newest revision of its VIPs. */
+  appliedRevision: number | null;
+  desiredRevision: number | null;
+  /** Pending: VIPs placed here whose current revision the node has not applied yet. */
+  vipsBehind: number;
+  bgp: { peersUp: number; peersTotal: number; advertised: number } | null;
   createdAt: Date;
   updatedAt: Date;
 }
@@ -108,13 +116,19 @@ async function selectNodes(db: Db, where: SQL | undefined): Promise<NodeView[]> 
     .innerJoin(region, eq(region.id, az.regionId))
     .where(where)
     .orderBy(asc(lbNode.name));
-  const vips = new Map(
+  const sync = new Map(
     (
       await db
-        .select({ nodeId: placement.nodeId, n: count() })
+        .select({
+          nodeId: placement.nodeId,
+          n: count(),
+          desired: max(loadBalancer.revision),
+          behind: sql<number>`count(*) filter (where coalesce(${placement.appliedRevision}, 0) < ${loadBalancer.revision})::int`,
+        })
         .from(placement)
+        .innerJoin(loadBalancer, eq(loadBalancer.id, placement.lbId))
         .groupBy(placement.nodeId)
-    ).map((r) => [r.nodeId, r.n]),
+    ).map((r) => [r.nodeId, r]),
   );
   return rows.map(({ node: n, azName, regionId, regionName }) => ({
     id: n.id,
@@ -130,9 +144,17 @@ async function selectNodes(db: Db, where: SQL | undefined): Promise<NodeView[]> 
     capacity: n.capacity,
     state: n.state,
     stateReason: n.stateReason,
-    vipCount: vips.get(n.id) ?? 0,
+    vipCount: sync.get(n.id)?.n ?? 0,
     lastHeartbeatAt: n.lastHeartbeatAt,
     agentVersion: n.agentVersion,
+    joined: n.credentialHash !== null,
+    appliedRevision: n.lastAppliedRevision,
+    desiredRevision: sync.get(n.id)?.desired ?? null,
+    vipsBehind: sync.get(n.id)?.behind ?? 0,
+    bgp:
+      n.bgpPeersTotal === null
+        ? null
+        : { peersUp: n.bgpPeersUp ?? 0, peersTotal: n.bgpPeersTotal, advertised: n.advertisedCount ?? 0 },
     createdAt: n.createdAt,
     updatedAt: n.updatedAt,
   }));

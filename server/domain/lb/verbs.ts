@@ -2,9 +2,9 @@
 // on) → build the desired tree → validate the whole tree and the tenant's quotas → write the
 // difference → one revision + one audit row. A change that changes nothing writes nothing.
 import { createHash } from "node:crypto";
-import { and, asc, count, desc, eq } from "drizzle-orm";
+import { and, asc, count, desc, eq, inArray } from "drizzle-orm";
 import type { Tx } from "../../db/client";
-import { auditLog, idempotencyKey, loadBalancer, placement, tenant } from "../../db/schema";
+import { auditLog, idempotencyKey, lbNode, loadBalancer, placement, tenant } from "../../db/schema";
 import { type TenantCtx, requireRole } from "../context";
 import { DomainError, notFound } from "../errors";
 import { mutate } from "../mutate";
@@ -157,7 +157,17 @@ export async function createLb(ctx: TenantCtx, input: CreateLbInput): Promise<Lb
 
 export async function getLb(ctx: TenantCtx, ref: string): Promise<LbView> {
   const lb = await findLb(ctx.db, ctx.tenant.id, ref);
-  return treeView(await loadTree(ctx.db, lb));
+  const view = treeView(await loadTree(ctx.db, lb));
+  if (view.placements.length) {
+    // Node names (not ids) so tenants see where their VIP runs; nothing else of the node leaks.
+    const nodes = await ctx.db
+      .select({ id: lbNode.id, name: lbNode.name })
+      .from(lbNode)
+      .where(inArray(lbNode.id, view.placements.map((p) => p.nodeId)));
+    const names = new Map(nodes.map((n) => [n.id, n.name]));
+    for (const p of view.placements) p.nodeName = names.get(p.nodeId) ?? null;
+  }
+  return view;
 }
 
 export async function listLbs(

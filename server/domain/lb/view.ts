@@ -92,7 +92,7 @@ export interface LbSummary {
 export interface LbView extends Omit<LbSummary, "listeners"> {
   listeners: ListenerView[];
   pools: PoolView[];
-  placements: { nodeId: string; appliedRevision: number | null; error: string | null; advertised: boolean }[];
+  placements: { nodeId: string; nodeName: string | null; appliedRevision: number | null; error: string | null; advertised: boolean }[];
 }
 
 /** A node that has not applied the current revision this long after it was asked turns the VIP ERROR. */
@@ -289,6 +289,12 @@ export function treeView(t: Tree, now = Date.now()): LbView {
         };
       })
       .sort((a, b) => a.name.localeCompare(b.name)),
-    placements: t.placements.map((p) => ({ nodeId: p.nodeId, appliedRevision: p.appliedRevision, error: p.error, advertised: p.advertised })),
+    placements: t.placements.map((p) => ({
+      nodeId: p.nodeId,
+      nodeName: null,
+      appliedRevision: p.appliedRevision,
+      error: p.error,
+      advertised: p.advertised,
+    })),
   };
 }

@@ -117,6 +117,20 @@ export default function NodesPage() {
                         {n.lastHeartbeatAt ? `heartbeat ${ago(n.lastHeartbeatAt, now)}` : "never connected"}
                       </p>
                       <p className="font-mono text-xs text-slate-500">{n.agentVersion ?? "no agent yet"}</p>
+                      <p className="whitespace-nowrap text-xs text-slate-500" data-sync>
+                        {n.desiredRevision === null
+                          ? "no VIPs placed"
+                          : n.vipsBehind === 0
+                            ? `in sync: revision ${n.appliedRevision ?? 0}`
+                            : `${n.vipsBehind} VIP(s) behind: applied ${n.appliedRevision ?? 0} / desired ${n.desiredRevision}`}
+                      </p>
+                      <p className="whitespace-nowrap text-xs text-slate-500" data-bgp>
+                        {n.bgp
+                          ? `BGP ${n.bgp.peersUp}/${n.bgp.peersTotal} peers up · ${n.bgp.advertised} advertised`
+                          : n.joined
+                            ? "BGP: no report yet"
+                            : "not joined"}
+                      </p>
                     </td>
                     <td className={td}>
                       <div className="flex flex-wrap justify-end gap-1">
