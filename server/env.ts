@@ -35,6 +35,14 @@ const schema = z.object({
     .enum(["true", "false", "1", "0"])
     .default("false")
     .transform((v) => v === "true" || v === "1"),
+  /**
+   * Also bring up the demo cluster (server/demo.ts: testbed in network namespaces, demo tenant and
+   * load balancer) when running as root; scripts/start.sh sets it.
+   */
+  TENBIN_DEMO_CLUSTER: z
+    .enum(["true", "false", "1", "0"])
+    .default("false")
+    .transform((v) => v === "true" || v === "1"),
   LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
   TEST_DATABASE_URL: z.string().default("postgres://postgres@127.0.0.1:5432/postgres"),
   TENBIN_TEST_DB: z.enum(["pglite", "postgres"]).default("pglite"),

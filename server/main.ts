@@ -10,6 +10,7 @@ import { AgentHub, CHANGES_CHANNEL } from "./hub/hub";
 import { joinHandler } from "./hub/join";
 import { Jobs } from "./jobs/scheduler";
 import { AGENT_PATH } from "./protocol/agent";
+import { startDemoCluster, type DemoCluster } from "./demo";
 
 async function main() {
   const env = loadEnv();
@@ -60,7 +61,23 @@ async function main() {
   const address = http.server.address();
   const port = typeof address === "object" && address ? address.port : env.PORT;
   log.info({ port, ui: !env.TENBIN_NO_UI }, "listening");
-  console.log(`Tenbin console and API: ${services.baseURL.replace(/:\d+$/, `:${port}`)}`);
+  const consoleUrl = services.baseURL.replace(/:\d+$/, `:${port}`);
+  console.log(`Tenbin console and API: ${consoleUrl}`);
+
+  // The demo cluster starts in the background and never stops the console (server/demo.ts).
+  let demo: DemoCluster | undefined;
+  if (env.TENBIN_DEMO_CLUSTER) {
+    demo = startDemoCluster({
+      services,
+      httpServer: http.server,
+      port,
+      consoleUrl,
+      adminEmail: admin?.email ?? env.TENBIN_ADMIN_EMAIL,
+      ...(admin && admin.password !== "(unchanged)" ? { newAdminPassword: admin.password } : {}),
+      passwordFromEnv: env.TENBIN_ADMIN_PASSWORD !== undefined,
+      log: log.child({ part: "demo" }),
+    });
+  }
 
   let stopping = false;
   const stop = async (signal: string) => {
@@ -68,6 +85,7 @@ async function main() {
     stopping = true;
     log.info({ signal }, "shutting down: finishing in-flight requests");
     try {
+      await demo?.stop(); // agents and namespaces first, while the database is still open
       await hub.stop();
       await http.shutdown();
       await unlistenJobs();

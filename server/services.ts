@@ -35,15 +35,18 @@ function authSecret(env: Env): string {
 }
 
 export async function openServices(env: Env, overrides: { database?: Database; baseURL?: string } = {}): Promise<Services> {
-  const master = loadMasterKey(env);
-  configureMasterKey(master.key);
-  if (master.source !== "environment") {
-    // Development convenience; in production the key belongs in a secret store, not next to the data.
-    const log = createLogger(env.LOG_LEVEL).child({ part: "certs" });
-    const msg = `certificate master key ${master.key.id} ${master.source === "generated" ? "generated into" : "read from"} ${master.file}: set TENBIN_MASTER_KEY to keep it apart from the data`;
-    if (env.NODE_ENV === "production") log.warn(msg);
-    else log.info(msg);
-  }
+  // Read (or generated) on first use: processes that never seal a key never touch the key file.
+  configureMasterKey(() => {
+    const master = loadMasterKey(env);
+    if (master.source !== "environment") {
+      // Development convenience; in production the key belongs in a secret store, not next to the data.
+      const log = createLogger(env.LOG_LEVEL).child({ part: "certs" });
+      const msg = `certificate master key ${master.key.id} ${master.source === "generated" ? "generated into" : "read from"} ${master.file}: set TENBIN_MASTER_KEY to keep it apart from the data`;
+      if (env.NODE_ENV === "production") log.warn(msg);
+      else log.info(msg);
+    }
+    return master.key;
+  });
   const database =
     overrides.database ??
     (await openDatabase(

@@ -103,14 +103,23 @@ export function openPrivateKey(master: MasterKey, versionId: string, sealed: Sea
   }
 }
 
-// The process-wide master key, set once at startup (server/services.ts) or by tests.
+// The process-wide master key, set at startup (server/services.ts) or by tests. A loader is
+// called on first use, so processes that never touch a private key never read or create one.
 let current: MasterKey | null = null;
+let loader: (() => MasterKey) | null = null;
 
-export function configureMasterKey(key: MasterKey): void {
-  current = key;
+export function configureMasterKey(key: MasterKey | (() => MasterKey)): void {
+  if (typeof key === "function") {
+    current = null;
+    loader = key;
+  } else {
+    current = key;
+    loader = null;
+  }
 }
 
 export function currentMasterKey(): MasterKey {
+  if (!current && loader) current = loader();
   if (!current) throw new Error("no master key configured (TENBIN_MASTER_KEY)");
   return current;
 }

@@ -12,13 +12,14 @@ const DAY_MS = 86_400_000;
 
 export interface Expiry {
   state: ExpiryState;
-  /** Whole days until notAfter (negative once expired). */
+  /** Whole days until notAfter, toward zero (negative once expired). */
   daysLeft: number;
 }
 
 export function expiryOf(notAfter: Date, expiringDays: number, now: Date): Expiry {
   const left = notAfter.getTime() - now.getTime();
-  const daysLeft = Math.floor(left / DAY_MS);
+  // Whole days toward zero: "9 days left", "expired 1 day ago" (never -0).
+  const daysLeft = Math.trunc(left / DAY_MS) || 0;
   const state: ExpiryState = left <= 0 ? "expired" : left < expiringDays * DAY_MS ? "expiring" : "valid";
   return { state, daysLeft };
 }
