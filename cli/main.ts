@@ -7,6 +7,7 @@ import { registerAuthCommands } from "./commands/auth";
 import { registerLbCommands } from "./commands/lb";
 import { registerListenerCommands, registerPoolCommands } from "./commands/listener";
 import { registerMemberCommands } from "./commands/member";
+import { registerCertCommands } from "./commands/cert";
 import pkg from "../package.json";
 
 const EPILOG = `
@@ -40,6 +41,7 @@ export function buildProgram(): Command {
   registerListenerCommands(program);
   registerPoolCommands(program);
   registerMemberCommands(program);
+  registerCertCommands(program);
   return program;
 }
 

@@ -70,7 +70,7 @@ export function startDemoCluster(o: DemoOptions): DemoCluster {
     console.log(`Demo cluster: building the testbed (${topo.prefix}*, ~15 s); the console is already up`);
     const tb = await up({
       topology: DEMO_TOPOLOGY,
-      log: (line) => o.log.info({ part: "demo" }, `testbed: ${line}`),
+      log: (line) => o.log.info(`testbed: ${line}`),
       server: async (host) => {
         bridge = await listenOnBridge(o.httpServer, host, o.port);
         const url = `http://${host}:${(bridge.address() as net.AddressInfo).port}`;
@@ -89,7 +89,7 @@ export function startDemoCluster(o: DemoOptions): DemoCluster {
   run.catch((err: unknown) => {
     if (stopping) return;
     const reason = err instanceof Error ? err.message : String(err);
-    o.log.error({ part: "demo", err }, "demo cluster failed");
+    o.log.error({ err }, "demo cluster failed");
     say([
       "Demo cluster NOT started (console and API keep running without a data plane):",
       `  ${reason.split("\n").slice(0, 12).join("\n  ")}`,
@@ -99,7 +99,7 @@ export function startDemoCluster(o: DemoOptions): DemoCluster {
   });
 
   async function cleanup(): Promise<void> {
-    await down(topo).catch((e: unknown) => o.log.warn({ part: "demo", err: e }, "testbed down failed"));
+    await down(topo).catch((e: unknown) => o.log.warn({ err: e }, "testbed down failed"));
     await new Promise<void>((resolve) => (bridge ? bridge.close(() => resolve()) : resolve()));
     bridge = undefined;
     if (token) await revokeToken(token.ctx, token.id).catch(() => undefined);

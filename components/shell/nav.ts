@@ -16,6 +16,7 @@ export interface NavItem {
 export const tenantNav: NavItem[] = [
   { label: "Overview", href: "", icon: HomeIcon },
   { label: "Load balancers", href: "lbs", icon: BalanceIcon },
+  { label: "Certificates", href: "certificates", icon: KeyIcon },
   { label: "Members", href: "members", icon: UsersIcon },
   { label: "Audit log", href: "audit", icon: ListIcon },
 ];

@@ -102,6 +102,11 @@ describe("chains", () => {
     );
   });
 
+  it("names the CA whose key was given instead of the leaf's", () => {
+    const errs = refused(server(chain.root.cert + chain.leaf.cert + chain.intermediate.cert, chain.root.key));
+    expect(errs.privateKey).toEqual([`the private key belongs to "CN=${chain.root.cn}", a CA certificate, not to the leaf "CN=www.shop.test"`]);
+  });
+
   it("refuses a certificate that does not belong to the chain", () => {
     const stranger = f.issue({ cn: "stranger.test", ca: true });
     const errs = refused(server(chain.leaf.cert + chain.intermediate.cert + chain.root.cert + stranger.cert, chain.leaf.key));

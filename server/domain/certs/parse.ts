@@ -346,6 +346,15 @@ export function parseMaterial(input: MaterialInput, now = new Date()): ParsedMat
       );
       problems.throwIfAny();
     }
+    const endEntity = raw.certs.find((c) => !c.ca);
+    if (leaf!.ca && endEntity) {
+      // Usually the CA's key pasted by mistake: name both instead of calling the leaf a stranger.
+      problems.add(
+        input.pkcs12 ? "pkcs12" : "privateKey",
+        `the private key belongs to "${oneLine(leaf!.subject)}", a CA certificate, not to the leaf "${oneLine(endEntity.subject)}"`,
+      );
+      problems.throwIfAny();
+    }
     const o = orderChain(leaf!, raw.certs, problems);
     chain = o.ordered;
     complete = o.complete;
