@@ -92,14 +92,15 @@ export function startDemoCluster(o: DemoOptions): DemoCluster {
     o.log.error({ err }, "demo cluster failed");
     say([
       "Demo cluster NOT started (console and API keep running without a data plane):",
-      `  ${reason.split("\n").slice(0, 12).join("\n  ")}`,
+      `  ${reason.split("\n").filter((l) => l.trim()).slice(0, 12).join("\n  ")}`,
       "Check: root, `bash scripts/setup-system.sh` (FRR, clang/libbpf, iproute2), net.ipv4.ip_forward=0.",
     ]);
-    void cleanup();
+    void cleanup(true);
   });
 
-  async function cleanup(): Promise<void> {
-    await down(topo).catch((e: unknown) => o.log.warn({ err: e }, "testbed down failed"));
+  /** Removes the testbed; `final` = nothing else sweeps after this one (a failure is worth a warning). */
+  async function cleanup(final: boolean): Promise<void> {
+    await down(topo).catch((e: unknown) => o.log[final ? "warn" : "debug"]({ err: e }, "testbed down failed"));
     await new Promise<void>((resolve) => (bridge ? bridge.close(() => resolve()) : resolve()));
     bridge = undefined;
     if (token) await revokeToken(token.ctx, token.id).catch(() => undefined);
@@ -113,9 +114,9 @@ export function startDemoCluster(o: DemoOptions): DemoCluster {
       console.log("Demo cluster: tearing the testbed down");
       // Take the agents away now (up() then fails fast if it still runs), wait for it to give
       // up, and sweep again in case it created something meanwhile.
-      await cleanup();
+      await cleanup(false);
       await Promise.race([run.catch(() => undefined), sleep(20_000)]);
-      await cleanup();
+      await cleanup(true);
     },
   };
 }

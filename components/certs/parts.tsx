@@ -57,7 +57,7 @@ export function ChainView({ chain, missing, warnings }: { chain: CertInfo[]; mis
           </li>
         ))}
       </ol>
-      {missing && <p className="text-xs text-amber-800">Not included: {missing}</p>}
+      {missing && !warnings.some((w) => w.includes(missing)) && <p className="text-xs text-amber-800">Not included: {missing}</p>}
       {warnings.map((w) => (
         <p key={w} className="text-xs text-amber-800">
           ⚠ {w}

@@ -10,6 +10,7 @@ import { SYSTEM_ACTOR } from "../domain/context";
 import { mutate } from "../domain/mutate";
 import type { Auth } from "../auth/auth";
 import { place, shouldSuspendFailover, type PlacementNode } from "./placement";
+import { recordExpiryTransitions } from "../domain/certs/expiry";
 
 const LEASE_KEY = 0x7465_6e63; // "tenc"
 
@@ -102,6 +103,10 @@ export class Jobs {
       this.dirty = false;
       await this.schedule();
       await this.finishOrphanedDeletions();
+    }
+    if (this.ticks % 60 === 1) {
+      const crossed = await recordExpiryTransitions(this.database.db);
+      for (const c of crossed) this.log.warn({ certificate: c.name, to: c.to }, `jobs: certificate is now ${c.to}`);
     }
   }
 
