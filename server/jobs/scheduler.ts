@@ -99,12 +99,13 @@ export class Jobs {
       });
     }
     if (await this.failover()) this.dirty = true;
-    if (this.dirty || ++this.ticks % 10 === 0) {
+    const tick = ++this.ticks;
+    if (this.dirty || tick % 10 === 0) {
       this.dirty = false;
       await this.schedule();
       await this.finishOrphanedDeletions();
     }
-    if (this.ticks % 60 === 1) {
+    if (tick % 60 === 1) {
       const crossed = await recordExpiryTransitions(this.database.db);
       for (const c of crossed) this.log.warn({ certificate: c.name, to: c.to }, `jobs: certificate is now ${c.to}`);
     }
