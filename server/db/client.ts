@@ -14,6 +14,8 @@ export type Tx = Parameters<Parameters<Db["transaction"]>[0]>[0];
 export interface Database {
   db: Db;
   kind: "pglite" | "postgres";
+  /** The connection string (PostgreSQL only): lets a second process or replica open the same database. */
+  url?: string;
   close(): Promise<void>;
   /** Postgres LISTEN; with PGlite an in-process emitter gives the same semantics. */
   listen(channel: string, onPayload: (payload: string) => void): Promise<() => Promise<void>>;
@@ -81,6 +83,7 @@ async function openPostgres(url: string): Promise<Database> {
   return {
     db: db as unknown as Db,
     kind: "postgres",
+    url,
     close: () => client.end({ timeout: 5 }),
     async listen(channel, onPayload) {
       const sub = await client.listen(channel, (p) => onPayload(p));

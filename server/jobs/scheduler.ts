@@ -11,6 +11,7 @@ import { mutate } from "../domain/mutate";
 import type { Auth } from "../auth/auth";
 import { place, shouldSuspendFailover, type PlacementNode } from "./placement";
 import { recordExpiryTransitions } from "../domain/certs/expiry";
+import { CHANGES_CHANNEL } from "../hub/hub";
 
 const LEASE_KEY = 0x7465_6e63; // "tenc"
 
@@ -111,8 +112,16 @@ export class Jobs {
     }
   }
 
+  /** Changes made by the jobs wake every replica's hub, like changes made through the API. */
   private ctx() {
-    return { db: this.database.db, auth: this.auth, actor: SYSTEM_ACTOR };
+    return {
+      db: this.database.db,
+      auth: this.auth,
+      actor: SYSTEM_ACTOR,
+      onCommitted: (revisions: number[]) => {
+        this.database.notify(CHANGES_CHANNEL, String(Math.max(...revisions))).catch(() => {});
+      },
+    };
   }
 
   private isLive(n: typeof lbNode.$inferSelect, now: number) {
