@@ -5,7 +5,13 @@ import { E2E_BASE_URL, E2E_PORT } from "./e2e/console/settings";
 
 export default defineConfig({
   testDir: "e2e/console",
-  testMatch: "**/*.spec.ts",
+  // One server and database for all specs: the foundation spec needs the fresh, empty database,
+  // so the specs run in this order (each project waits for the previous one).
+  projects: [
+    { name: "foundation", testMatch: "foundation.spec.ts" },
+    { name: "load-balancers", testMatch: "load-balancers.spec.ts", dependencies: ["foundation"] },
+    { name: "certificates", testMatch: "certificates.spec.ts", dependencies: ["load-balancers"] },
+  ],
   outputDir: "test-results/artifacts",
   fullyParallel: false,
   workers: 1,
