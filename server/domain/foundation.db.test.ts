@@ -1,8 +1,8 @@
 // Domain verbs through the typed API caller, on PGlite (project "unit") and on a real
 // PostgreSQL server (project "postgres").
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { TRPCError } from "@trpc/server";
 import { eq, sql } from "drizzle-orm";
+import { expectCode } from "../testing/expect";
 import { openWorld, type Caller, type World } from "../testing/world";
 import { apiToken, auditLog } from "../db/schema";
 import { authenticateToken } from "./tokens";
@@ -16,16 +16,6 @@ afterAll(async () => {
   await w?.close();
 });
 
-async function expectCode(p: Promise<unknown>, code: TRPCError["code"], message?: RegExp) {
-  const err = await p.then(
-    () => null,
-    (e: unknown) => e,
-  );
-  expect(err, `expected ${code}`).toBeInstanceOf(TRPCError);
-  expect((err as TRPCError).code).toBe(code);
-  if (message) expect((err as TRPCError).message).toMatch(message);
-  return err as TRPCError;
-}
 
 const auditCount = async () => (await w.database.db.select({ n: sql<number>`count(*)::int` }).from(auditLog))[0]!.n;
 

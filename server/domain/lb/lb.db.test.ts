@@ -1,9 +1,8 @@
 // Load balancers as resources: the whole tree, natural keys, idempotency, optimistic
 // concurrency, statuses and every bad-input case — on PGlite and on real PostgreSQL.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { TRPCError } from "@trpc/server";
 import { sql } from "drizzle-orm";
-import { ZodError } from "zod";
+import { expectCode, fieldErrors } from "../../testing/expect";
 import { openWorld, type Caller, type World } from "../../testing/world";
 import { auditLog } from "../../db/schema";
 import { appRouter } from "../../api/root";
@@ -33,25 +32,6 @@ afterAll(async () => {
   await w?.close();
 });
 
-async function expectCode(p: Promise<unknown>, code: TRPCError["code"], message?: RegExp) {
-  const err = await p.then(
-    () => null,
-    (e: unknown) => e,
-  );
-  expect(err, `expected ${code}`).toBeInstanceOf(TRPCError);
-  expect((err as TRPCError).code, (err as Error).message).toBe(code);
-  if (message) expect((err as TRPCError).message).toMatch(message);
-  return err as TRPCError;
-}
-/** Field errors as the API returns them (data.fieldErrors): from zod issues or a domain error. */
-const fieldErrors = (e: TRPCError): Record<string, string[]> => {
-  if (e.cause instanceof ZodError) {
-    const out: Record<string, string[]> = {};
-    for (const i of e.cause.issues) (out[i.path.join(".")] ??= []).push(i.message);
-    return out;
-  }
-  return (e.cause as { fieldErrors?: Record<string, string[]> } | undefined)?.fieldErrors ?? {};
-};
 const auditCount = async () => (await w.database.db.select({ n: sql<number>`count(*)::int` }).from(auditLog))[0]!.n;
 
 const web = (n: number) =>

@@ -25,6 +25,17 @@ export interface Tree {
   health: HealthRow[];
 }
 
+function groupBy<T>(rows: T[], key: (r: T) => string): Map<string, T[]> {
+  const m = new Map<string, T[]>();
+  for (const r of rows) {
+    const k = key(r);
+    const list = m.get(k);
+    if (list) list.push(r);
+    else m.set(k, [r]);
+  }
+  return m;
+}
+
 export async function loadTrees(db: Db | Tx, lbs: LbRow[]): Promise<Tree[]> {
   if (!lbs.length) return [];
   const ids = lbs.map((l) => l.id);
@@ -42,16 +53,7 @@ export async function loadTrees(db: Db | Tx, lbs: LbRow[]): Promise<Tree[]> {
       ])
     : [[], []];
   const poolLb = new Map(pools.map((p) => [p.id, p.lbId]));
-  const by = <T>(rows: T[], key: (r: T) => string) => {
-    const m = new Map<string, T[]>();
-    for (const r of rows) {
-      const k = key(r);
-      const list = m.get(k);
-      if (list) list.push(r);
-      else m.set(k, [r]);
-    }
-    return m;
-  };
+  const by = groupBy;
   const poolsBy = by(pools, (p) => p.lbId);
   const listenersBy = by(listeners, (l) => l.lbId);
   const placementsBy = by(placements, (p) => p.lbId);
@@ -97,16 +99,7 @@ export async function loadTenantSummaries(
       .innerJoin(loadBalancer, eq(loadBalancer.id, memberHealth.lbId))
       .where(eq(loadBalancer.tenantId, tenantId)),
   ]);
-  const group = <T>(rows: T[], key: (r: T) => string) => {
-    const m = new Map<string, T[]>();
-    for (const r of rows) {
-      const k = key(r);
-      const list = m.get(k);
-      if (list) list.push(r);
-      else m.set(k, [r]);
-    }
-    return m;
-  };
+  const group = groupBy;
   const listenersBy = group(listeners, (l) => l.lbId);
   const placementsBy = group(
     placements.map((r) => r.p),
