@@ -6,7 +6,8 @@ import { and, eq, gt } from "drizzle-orm";
 import { lbNode } from "../db/schema";
 import type { Db } from "../db/client";
 import { type DomainCtx, requirePlatformAdmin } from "./context";
-import { DomainError, notFound } from "./errors";
+import { DomainError } from "./errors";
+import { findNode } from "./inventory/refs";
 import { mutate } from "./mutate";
 
 export const JOIN_TOKEN_PREFIX = "tbj_";
@@ -15,12 +16,6 @@ export const JOIN_TOKEN_TTL_MS = 60 * 60 * 1000;
 
 const sha256 = (s: string) => createHash("sha256").update(s).digest("hex");
 
-async function findNode(db: Db, ref: string) {
-  const uuid = /^[0-9a-f-]{36}$/i.test(ref);
-  const [n] = await db.select().from(lbNode).where(uuid ? eq(lbNode.id, ref) : eq(lbNode.name, ref));
-  if (!n) throw notFound(`node ${ref}`);
-  return n;
-}
 
 /** Issues a one-time join token (shown once, valid one hour). Replaces an unused earlier one. */
 export async function issueJoinToken(ctx: DomainCtx, nodeRef: string): Promise<{ joinToken: string; expiresAt: Date }> {

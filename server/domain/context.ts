@@ -41,13 +41,15 @@ export const SYSTEM_ACTOR: Actor = {
 };
 
 const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+/** References take an id or a natural key (slug, name, address): ids are UUIDs. */
+export const isUuid = (s: string) => UUID_RE.test(s);
 
 /**
  * Resolves a tenant by id or slug for the actor. A tenant the actor does not belong to answers
  * NOT_FOUND, exactly like one that does not exist. Platform admins act as `admin` everywhere.
  */
 export async function resolveTenant(ctx: DomainCtx, ref: string): Promise<TenantCtx> {
-  const byId = UUID_RE.test(ref);
+  const byId = isUuid(ref);
   const [row] = await ctx.db
     .select({ id: tenant.id, slug: tenant.slug, name: tenant.name, role: tenantMember.role })
     .from(tenant)

@@ -5,8 +5,9 @@ import type { Db } from "../../db/client";
 import { az, ipPool, lbNode, region, tenant } from "../../db/schema";
 import { DomainError, badField, notFound } from "../errors";
 
-const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-export const isUuid = (s: string) => UUID_RE.test(s);
+import { isUuid } from "../context";
+
+export { isUuid };
 
 /**
  * `field` set: the reference is an input of the verb (unknown = BAD_REQUEST on that field);

@@ -5,7 +5,7 @@ import { createHash } from "node:crypto";
 import { and, asc, count, desc, eq, inArray } from "drizzle-orm";
 import type { Tx } from "../../db/client";
 import { auditLog, idempotencyKey, lbNode, loadBalancer, placement, tenant } from "../../db/schema";
-import { type TenantCtx, requireRole } from "../context";
+import { type TenantCtx, isUuid, requireRole } from "../context";
 import { DomainError, notFound } from "../errors";
 import { mutate } from "../mutate";
 import { allocateVipAddress } from "../inventory/allocate";
@@ -26,12 +26,10 @@ import {
 import { applyDesired, normalize, treesEqual } from "./write";
 import { type LbSummary, type LbView, summaryView, treeView } from "./view";
 
-const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-
 /** Finds a tenant's load balancer by id, VIP address or name; other tenants' answer NOT_FOUND. */
 export async function findLb(db: TenantCtx["db"] | Tx, tenantId: string, ref: string): Promise<LbRow> {
   const addr = parseAddress(ref);
-  const key = UUID_RE.test(ref)
+  const key = isUuid(ref)
     ? eq(loadBalancer.id, ref)
     : addr
       ? eq(loadBalancer.address, addr.text)
