@@ -26,6 +26,8 @@ import { desiredFromTree, loadLbTrees } from "./desired";
 export const CHANGES_CHANNEL = "tenbin_changes";
 /** Above this many buffered bytes a session stops sending and coalesces (latest state wins). */
 const HIGH_WATER_BYTES = 4 * 1024 * 1024;
+/** Health rows per upsert statement (well under PostgreSQL's 65,535 bind parameters). */
+const HEALTH_ROWS_PER_STATEMENT = 2000;
 /** VIPs per update message (keeps messages well under MAX_MESSAGE_BYTES). */
 const VIPS_PER_MESSAGE = 500;
 
@@ -149,18 +151,25 @@ export class AgentHub {
     ws.on("error", (err) => this.log.warn({ err, node: node.name }, "hub: agent socket error"));
   }
 
-  private async onMessage(s: Session, msg: AgentMessage): Promise<void> {
-    const db = this.database.db;
-    // A revoked node is cut off at its next message.
-    const [fresh] = await db.select().from(lbNode).where(eq(lbNode.id, s.node.id));
+  /** Re-reads the node before a snapshot; false (and the socket closed) when it was revoked. */
+  private async refreshNode(s: Session): Promise<boolean> {
+    const [fresh] = await this.database.db.select().from(lbNode).where(eq(lbNode.id, s.node.id));
     if (!fresh || fresh.credentialHash !== s.credentialHash) {
       s.ws.close(CloseCode.revoked, "node credential revoked");
-      return;
+      return false;
     }
     s.node = fresh;
+    return true;
+  }
+
+  // Revocation while connected arrives as a "node" revision (pump() closes the socket), so the
+  // frequent messages (metrics every second, heartbeats) cost no node lookup.
+  private async onMessage(s: Session, msg: AgentMessage): Promise<void> {
+    const db = this.database.db;
     this.events.onActivity?.(s.node.id, msg.type);
     switch (msg.type) {
       case "hello": {
+        if (!(await this.refreshNode(s))) return;
         if (msg.protocolVersion !== PROTOCOL_VERSION) {
           s.ws.close(CloseCode.versionMismatch, `hub speaks protocol ${PROTOCOL_VERSION}, agent ${msg.protocolVersion}`);
           return;
@@ -173,25 +182,14 @@ export class AgentHub {
         return;
       }
       case "resync":
-        await this.sendSnapshot(s);
+        if (await this.refreshNode(s)) await this.sendSnapshot(s);
         return;
       case "ack":
         await this.recordAcks(s, msg);
         return;
-      case "health": {
-        for (const t of msg.transitions) {
-          const at = new Date(t.at);
-          await db
-            .insert(memberHealth)
-            .values({ lbId: t.lbId, nodeId: s.node.id, poolId: t.poolId, address: t.address, port: t.port, state: t.state, reason: t.reason, since: at })
-            .onConflictDoUpdate({
-              target: [memberHealth.lbId, memberHealth.nodeId, memberHealth.poolId, memberHealth.address, memberHealth.port],
-              set: { state: t.state, reason: t.reason, since: at, reportedAt: new Date() },
-            })
-            .catch((err: unknown) => this.log.debug({ err, lbId: t.lbId }, "hub: health for an unknown VIP ignored"));
-        }
+      case "health":
+        await this.recordHealth(s, msg);
         return;
-      }
       case "heartbeat":
         await db
           .update(lbNode)
@@ -202,12 +200,52 @@ export class AgentHub {
             advertisedCount: msg.advertised,
           })
           .where(eq(lbNode.id, s.node.id));
-        // Health reports stay fresh while the node is alive.
-        await db.update(memberHealth).set({ reportedAt: new Date() }).where(eq(memberHealth.nodeId, s.node.id));
         return;
       case "metrics":
         this.events.onMetrics?.(s.node.id, msg);
         return;
+    }
+  }
+
+  /**
+   * Upserts a batch of health transitions in a few statements. Only VIPs placed on this node
+   * count: a node cannot report on (or fail on) VIPs it does not carry.
+   */
+  private async recordHealth(s: Session, msg: Extract<AgentMessage, { type: "health" }>) {
+    const db = this.database.db;
+    const placed = new Set(
+      (await db.select({ lbId: placement.lbId }).from(placement).where(eq(placement.nodeId, s.node.id))).map((r) => r.lbId),
+    );
+    const now = new Date();
+    // The latest transition per member wins (one statement cannot upsert a row twice).
+    const latest = new Map<string, (typeof msg.transitions)[number]>();
+    for (const t of msg.transitions) {
+      if (placed.has(t.lbId)) latest.set(`${t.lbId}|${t.poolId}|${t.address}|${t.port}`, t);
+    }
+    const rows = [...latest.values()].map((t) => ({
+        lbId: t.lbId,
+        nodeId: s.node.id,
+        poolId: t.poolId,
+        address: t.address,
+        port: t.port,
+        state: t.state,
+        reason: t.reason,
+        since: new Date(t.at),
+        reportedAt: now,
+      }));
+    for (let i = 0; i < rows.length; i += HEALTH_ROWS_PER_STATEMENT) {
+      await db
+        .insert(memberHealth)
+        .values(rows.slice(i, i + HEALTH_ROWS_PER_STATEMENT))
+        .onConflictDoUpdate({
+          target: [memberHealth.lbId, memberHealth.nodeId, memberHealth.poolId, memberHealth.address, memberHealth.port],
+          set: {
+            state: sql`excluded.state`,
+            reason: sql`excluded.reason`,
+            since: sql`excluded.since`,
+            reportedAt: sql`excluded.reported_at`,
+          },
+        });
     }
   }
 

@@ -1,8 +1,8 @@
 // A load balancer's tree in memory: load it, validate cross-object rules on the whole tree
 // after a change (so every verb enforces the same rules), and shape it for the API.
-import { and, count, eq, inArray } from "drizzle-orm";
+import { and, count, eq, getTableColumns, inArray } from "drizzle-orm";
 import type { Db, Tx } from "../../db/client";
-import { backendPool, healthMonitor, listener, loadBalancer, member, memberHealth, placement } from "../../db/schema";
+import { backendPool, healthMonitor, lbNode, listener, loadBalancer, member, memberHealth, placement } from "../../db/schema";
 import { DomainError } from "../errors";
 import type { ListenerInput, MemberInput, MonitorInput, PoolInput } from "../../../lib/lb-schemas";
 
@@ -11,7 +11,9 @@ export type PoolRow = typeof backendPool.$inferSelect;
 export type ListenerRow = typeof listener.$inferSelect;
 export type MemberRow = typeof member.$inferSelect;
 export type MonitorRow = typeof healthMonitor.$inferSelect;
-export type PlacementRow = typeof placement.$inferSelect;
+/** A placement with its node's last heartbeat: health reports are fresh while their node beats. */
+export type PlacementRow = typeof placement.$inferSelect & { nodeSeenAt: Date | null };
+const placementColumns = { ...getTableColumns(placement), nodeSeenAt: lbNode.lastHeartbeatAt };
 export type HealthRow = typeof memberHealth.$inferSelect;
 
 export interface Tree {
@@ -42,7 +44,11 @@ export async function loadTrees(db: Db | Tx, lbs: LbRow[]): Promise<Tree[]> {
   const [pools, listeners, placements, health] = await Promise.all([
     db.select().from(backendPool).where(inArray(backendPool.lbId, ids)),
     db.select().from(listener).where(inArray(listener.lbId, ids)),
-    db.select().from(placement).where(inArray(placement.lbId, ids)),
+    db
+      .select(placementColumns)
+      .from(placement)
+      .innerJoin(lbNode, eq(lbNode.id, placement.nodeId))
+      .where(inArray(placement.lbId, ids)),
     db.select().from(memberHealth).where(inArray(memberHealth.lbId, ids)),
   ]);
   const poolIds = pools.map((p) => p.id);
@@ -84,9 +90,10 @@ export async function loadTenantSummaries(
   const [listeners, placements, counts, health] = await Promise.all([
     db.select().from(listener).where(eq(listener.tenantId, tenantId)),
     db
-      .select({ p: placement })
+      .select({ p: placementColumns })
       .from(placement)
       .innerJoin(loadBalancer, eq(loadBalancer.id, placement.lbId))
+      .innerJoin(lbNode, eq(lbNode.id, placement.nodeId))
       .where(eq(loadBalancer.tenantId, tenantId)),
     db
       .select({ lbId: member.lbId, n: count() })

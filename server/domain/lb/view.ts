@@ -138,8 +138,20 @@ export function provisioning(t: Tree, now = Date.now()): Provisioning {
 }
 
 const NO_REPORTS: Operating = { status: "UNKNOWN", reason: "no health reports from LB node agents yet" };
-/** Health reports older than this are stale: UNKNOWN, never a stale ONLINE. */
+/**
+ * A node's health reports count while the node heartbeats (reports are sent on transitions
+ * only); a node silent this long makes them stale: UNKNOWN, never a stale ONLINE.
+ */
 export const HEALTH_STALE_MS = 30_000;
+
+/** Nodes carrying the VIP now whose last heartbeat is recent. */
+function liveNodes(t: Tree, now: number): Set<string> {
+  return new Set(
+    t.placements
+      .filter((p) => p.nodeSeenAt !== null && now - p.nodeSeenAt.getTime() <= HEALTH_STALE_MS)
+      .map((p) => p.nodeId),
+  );
+}
 
 export interface NodeHealth {
   nodeId: string;
@@ -150,16 +162,9 @@ export interface NodeHealth {
 
 /** The fresh per-node verdicts for one member, from the nodes the VIP is placed on now. */
 function memberReports(t: Tree, poolId: string, m: { address: string; port: number }, now: number): NodeHealth[] {
-  const placed = new Set(t.placements.map((p) => p.nodeId));
+  const live = liveNodes(t, now);
   return t.health
-    .filter(
-      (h) =>
-        h.poolId === poolId &&
-        h.address === m.address &&
-        h.port === m.port &&
-        placed.has(h.nodeId) &&
-        now - h.reportedAt.getTime() <= HEALTH_STALE_MS,
-    )
+    .filter((h) => h.poolId === poolId && h.address === m.address && h.port === m.port && live.has(h.nodeId))
     .map((h) => ({ nodeId: h.nodeId, state: h.state, reason: h.reason, since: h.since }));
 }
 
@@ -203,7 +208,8 @@ export function lbOperating(t: Tree, now = Date.now()): Operating {
   if (t.listeners.length === 0) return { status: "OFFLINE", reason: "no listeners" };
   if (!t.pools.length) {
     // Summaries carry no pools: roll up from the health reports alone.
-    const fresh = t.health.filter((h) => now - h.reportedAt.getTime() <= HEALTH_STALE_MS && h.state !== "unknown");
+    const live = liveNodes(t, now);
+    const fresh = t.health.filter((h) => live.has(h.nodeId) && h.state !== "unknown");
     if (!fresh.length) return NO_REPORTS;
     const down = fresh.filter((h) => h.state === "down").length;
     if (!down) return { status: "ONLINE", reason: "all health checks passing" };
