@@ -1,5 +1,5 @@
 // Tenants: created and renamed by platform admins; every member sees the tenants they belong to.
-import { asc, count, eq } from "drizzle-orm";
+import { asc, count, eq, isNotNull } from "drizzle-orm";
 import { tenant, tenantMember } from "../db/schema";
 import type { CreateTenantInput } from "../../lib/schemas";
 import { type DomainCtx, type Role, requirePlatformAdmin, resolveTenant } from "./context";
@@ -67,17 +67,24 @@ export async function renameTenant(ctx: DomainCtx, ref: string, name: string): P
 
 /** Platform admins see every tenant; everyone else the tenants they are a member of. */
 export async function listTenants(ctx: DomainCtx): Promise<TenantView[]> {
-  const rows = await ctx.db.select().from(tenant).orderBy(asc(tenant.slug));
-  const members = await ctx.db.select().from(tenantMember);
-  const counts = new Map<string, number>();
-  const mine = new Map<string, Role>();
-  for (const m of members) {
-    counts.set(m.tenantId, (counts.get(m.tenantId) ?? 0) + 1);
-    if (m.userId === ctx.actor.userId) mine.set(m.tenantId, m.role);
-  }
-  return rows
-    .filter((t) => ctx.actor.platformAdmin || mine.has(t.id))
-    .map((t) => view(t, ctx.actor.platformAdmin ? "admin" : mine.get(t.id)!, counts.get(t.id) ?? 0));
+  const counts = ctx.db
+    .select({ tenantId: tenantMember.tenantId, n: count().as("n") })
+    .from(tenantMember)
+    .groupBy(tenantMember.tenantId)
+    .as("counts");
+  const mine = ctx.db
+    .select({ tenantId: tenantMember.tenantId, role: tenantMember.role })
+    .from(tenantMember)
+    .where(eq(tenantMember.userId, ctx.actor.userId))
+    .as("mine");
+  const rows = await ctx.db
+    .select({ t: tenant, n: counts.n, role: mine.role })
+    .from(tenant)
+    .leftJoin(counts, eq(counts.tenantId, tenant.id))
+    .leftJoin(mine, eq(mine.tenantId, tenant.id))
+    .where(ctx.actor.platformAdmin ? undefined : isNotNull(mine.role))
+    .orderBy(asc(tenant.slug));
+  return rows.map((r) => view(r.t, ctx.actor.platformAdmin ? "admin" : r.role!, r.n ?? 0));
 }
 
 export async function getTenant(ctx: DomainCtx, ref: string): Promise<TenantView> {

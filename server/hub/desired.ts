@@ -5,7 +5,7 @@ import { loadBalancer } from "../db/schema";
 import { loadTrees, monitorInputFromRow, type Tree } from "../domain/lb/tree";
 import type { DesiredVip } from "../protocol/agent";
 
-export function desiredFromTree(t: Tree): DesiredVip {
+export function desiredVip(t: Tree): DesiredVip {
   return {
     lbId: t.lb.id,
     revision: t.lb.revision,
@@ -37,7 +37,7 @@ export function desiredFromTree(t: Tree): DesiredVip {
               rise: m.rise,
               fall: m.fall,
               port: m.port ?? null,
-              http: m.http ? { ...m.http, ...(m.http.host ? { host: m.http.host } : {}) } : null,
+              http: m.http ?? null,
             }
           : null,
         members: t.members

@@ -21,7 +21,7 @@ import {
   type DesiredVip,
   type UpdateMsg,
 } from "../protocol/agent";
-import { desiredFromTree, loadLbTrees } from "./desired";
+import { desiredVip, loadLbTrees } from "./desired";
 
 export const CHANGES_CHANNEL = "tenbin_changes";
 /** Above this many buffered bytes a session stops sending and coalesces (latest state wins). */
@@ -292,7 +292,7 @@ export class AgentHub {
     const rows = await db.select({ lbId: placement.lbId }).from(placement).where(eq(placement.nodeId, s.node.id));
     const trees = await loadLbTrees(db, rows.map((r) => r.lbId));
     const vips: DesiredVip[] = [];
-    for (const t of trees.values()) if (!t.lb.deletingSince) vips.push(desiredFromTree(t));
+    for (const t of trees.values()) if (!t.lb.deletingSince) vips.push(desiredVip(t));
     const [max] = await db.select({ max: sql<number>`coalesce(max(${revision.id}), 0)` }).from(revision);
     s.known = new Set(vips.map((v) => v.lbId));
     s.pending.clear();
@@ -343,7 +343,7 @@ export class AgentHub {
         const t = trees.get(lbId);
         const placedHere = t?.placements.some((p) => p.nodeId === s.node.id) ?? false;
         if (t && placedHere && !t.lb.deletingSince) {
-          s.pending.set(lbId, { kind: "vip", vip: desiredFromTree(t) });
+          s.pending.set(lbId, { kind: "vip", vip: desiredVip(t) });
           s.known.add(lbId);
         } else if (s.known.has(lbId) || (t?.lb.deletingSince && placedHere)) {
           s.pending.set(lbId, { kind: "tombstone", lbId, revision: t?.lb.revision ?? this.cursor });
