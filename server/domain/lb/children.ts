@@ -109,6 +109,13 @@ export function deletePool(ctx: TenantCtx, input: { lb: string; pool: string; ex
 
 // ---- members (addressable by natural keys) ----
 
+/** Adding a member that exists with the same settings is a no-op; other settings conflict. */
+const sameSettings = (a: MemberInput, b: MemberInput) =>
+  a.weight === b.weight &&
+  a.adminState === b.adminState &&
+  (a.monitorAddress ?? null) === (b.monitorAddress ?? null) &&
+  (a.monitorPort ?? null) === (b.monitorPort ?? null);
+
 export function addMembers(ctx: TenantCtx, input: { target: PoolTarget; members: MemberInput[]; expectedRevision?: number | undefined }) {
   return changeTree(
     ctx,
@@ -119,8 +126,7 @@ export function addMembers(ctx: TenantCtx, input: { target: PoolTarget; members:
       for (const m of input.members) {
         const existing = pool.members.find((x) => x.address === m.address && x.port === m.port);
         if (!existing) pool.members.push(m);
-        else if (JSON.stringify({ ...existing, monitorAddress: existing.monitorAddress ?? null, monitorPort: existing.monitorPort ?? null }) !==
-          JSON.stringify({ ...existing, ...m, monitorAddress: m.monitorAddress ?? null, monitorPort: m.monitorPort ?? null })) {
+        else if (!sameSettings(existing, m)) {
           throw new DomainError("CONFLICT", `member ${fmtMember(m)} already exists with other settings; update it instead`, {
             members: [`${fmtMember(m)} already exists`],
           });
