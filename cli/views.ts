@@ -29,7 +29,12 @@ export function monitorText(m: Monitor | null): string {
   if (!m) return "none";
   const port = m.port ? ` port ${m.port}` : "";
   const http = m.http ? ` ${m.http.method} ${m.http.host ? m.http.host : ""}${m.http.path} expect ${m.http.expectedCodes}` : "";
-  return `${m.type}${port}${http}, every ${m.intervalMs} ms, timeout ${m.timeoutMs} ms, rise ${m.rise}, fall ${m.fall}`;
+  const tls = m.tls
+    ? m.tls.verify
+      ? `, TLS verified against ${m.tls.caCertificate ? `CA certificate ${m.tls.caCertificate}` : "the system CAs"}${m.tls.sni ? ` as ${m.tls.sni}` : ""}`
+      : `, TLS not verified${m.tls.sni ? ` (SNI ${m.tls.sni})` : ""}`
+    : "";
+  return `${m.type}${port}${http}${tls}, every ${m.intervalMs} ms, timeout ${m.timeoutMs} ms, rise ${m.rise}, fall ${m.fall}`;
 }
 
 export function membersTable(pool: Pool): string {

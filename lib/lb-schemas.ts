@@ -35,6 +35,18 @@ export const lbNameSchema = z
   .max(63, "at most 63 characters")
   .regex(/^[a-zA-Z0-9]([a-zA-Z0-9._-]*[a-zA-Z0-9])?$/, "letters, digits, '.', '_' and '-' (not at the ends)");
 
+/** A DNS host name (for SNI): labels of letters, digits and '-', not an IP literal. */
+export const hostNameSchema = z
+  .string()
+  .trim()
+  .toLowerCase()
+  .max(253, "at most 253 characters")
+  .regex(
+    /^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$/,
+    "a host name such as api.example.com",
+  )
+  .refine((s) => parseAddress(s) === null, "a host name, not an IP address");
+
 /** "200", "200,204", "200-299,301": HTTP status codes 100–599, lists and ranges. */
 export const expectedCodesSchema = z
   .string()
@@ -69,6 +81,19 @@ export const monitorSchema = z
       })
       .nullable()
       .optional(),
+    /**
+     * HTTPS: how the backend's certificate is checked. Absent: not verified (any certificate).
+     * `caCertificate` names a CA certificate of the tenant (name or id) to verify against;
+     * without it, verification uses the agents' system trust store.
+     */
+    tls: z
+      .object({
+        sni: hostNameSchema.optional(),
+        verify: z.boolean().default(true),
+        caCertificate: z.string().trim().min(1, "choose a CA certificate").max(100).optional(),
+      })
+      .nullable()
+      .optional(),
   })
   .superRefine((m, ctx) => {
     if (m.timeoutMs >= m.intervalMs) {
@@ -76,6 +101,16 @@ export const monitorSchema = z
     }
     if (m.http && m.type !== "HTTP" && m.type !== "HTTPS") {
       ctx.addIssue({ code: "custom", path: ["http"], message: `HTTP settings only apply to HTTP and HTTPS monitors, not ${m.type}` });
+    }
+    if (m.tls && m.type !== "HTTPS") {
+      ctx.addIssue({ code: "custom", path: ["tls"], message: `TLS settings only apply to HTTPS monitors, not ${m.type}` });
+    }
+    if (m.tls?.caCertificate && !m.tls.verify) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["tls", "caCertificate"],
+        message: "a CA certificate is only used when verification is on (verify: true)",
+      });
     }
   });
 export type MonitorInput = z.infer<typeof monitorSchema>;

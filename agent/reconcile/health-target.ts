@@ -45,7 +45,10 @@ function monitorOf(m: NonNullable<DesiredVip["pools"][number]["monitor"]>): Heal
           },
         }
       : {}),
-    ...(m.type === "HTTPS" ? { tls: { verify: false } } : {}),
+    // HTTPS without TLS settings accepts any certificate (backends often use self-signed ones).
+    ...(m.type === "HTTPS"
+      ? { tls: m.tls ? { verify: m.tls.verify, ...(m.tls.sni ? { sni: m.tls.sni } : {}), ...(m.tls.ca ? { ca: m.tls.ca } : {}) } : { verify: false } }
+      : {}),
   };
 }
 

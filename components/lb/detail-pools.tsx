@@ -86,7 +86,12 @@ export function PoolsTab() {
 export function monitorText(m: PoolView["monitor"]): string {
   if (!m) return "none: members count as up (NO_MONITOR)";
   const http = m.http ? ` · ${m.http.method} ${m.http.path}${m.http.host ? ` (Host ${m.http.host})` : ""} expects ${m.http.expectedCodes}` : "";
-  return `${m.type} every ${msText(m.intervalMs)}, timeout ${msText(m.timeoutMs)}, rise ${m.rise} / fall ${m.fall}${m.port ? `, port ${m.port}` : ""}${http}`;
+  const tls = m.tls
+    ? ` · TLS ${m.tls.verify ? (m.tls.caCertificate ? "verified against a CA certificate" : "verified against the system CAs") : "not verified"}${m.tls.sni ? ` (SNI ${m.tls.sni})` : ""}`
+    : m.type === "HTTPS"
+      ? " · TLS not verified"
+      : "";
+  return `${m.type} every ${msText(m.intervalMs)}, timeout ${msText(m.timeoutMs)}, rise ${m.rise} / fall ${m.fall}${m.port ? `, port ${m.port}` : ""}${http}${tls}`;
 }
 
 function monitorDraft(m: PoolView["monitor"]): MonitorDraft {
@@ -102,6 +107,9 @@ function monitorDraft(m: PoolView["monitor"]): MonitorDraft {
     path: m.http?.path ?? "/",
     host: m.http?.host ?? "",
     expectedCodes: m.http?.expectedCodes ?? "200",
+    tlsVerify: !m.tls?.verify ? "off" : m.tls.caCertificate ? "ca" : "system",
+    caCertificate: m.tls?.caCertificate ?? "",
+    sni: m.tls?.sni ?? "",
   };
 }
 

@@ -37,6 +37,11 @@ export interface MonitorDraft {
   path: string;
   host: string;
   expectedCodes: string;
+  /** HTTPS: "off" (any certificate), "system" (system CAs) or "ca" (a CA certificate of the tenant). */
+  tlsVerify: "off" | "system" | "ca";
+  /** Id or name of the CA certificate when tlsVerify is "ca". */
+  caCertificate: string;
+  sni: string;
 }
 
 export interface PoolDraft {
@@ -89,6 +94,9 @@ export const defaultMonitor = (): MonitorDraft => ({
   path: "/",
   host: "",
   expectedCodes: "200",
+  tlsVerify: "off",
+  caCertificate: "",
+  sni: "",
 });
 
 export const emptyPool = (name = "web"): PoolDraft => ({
@@ -155,7 +163,14 @@ export function monitorInput(m: MonitorDraft) {
     http: http
       ? { method: m.method, path: m.path, ...(m.host.trim() ? { host: m.host.trim() } : {}), expectedCodes: m.expectedCodes }
       : null,
+    tls: m.type === "HTTPS" ? tlsInput(m) : null,
   };
+}
+
+function tlsInput(m: MonitorDraft) {
+  const sni = m.sni.trim() ? { sni: m.sni.trim() } : {};
+  if (m.tlsVerify === "off") return m.sni.trim() ? { verify: false, ...sni } : null;
+  return { verify: true, ...sni, ...(m.tlsVerify === "ca" ? { caCertificate: m.caCertificate } : {}) };
 }
 
 export function poolSettingsInput(p: Pick<PoolDraft, "minKind" | "minValue" | "allDownPolicy">) {

@@ -3,6 +3,7 @@
 // dialogs: members (with paste-many), health monitor, pool settings, listener. They edit drafts
 // (text as typed) and show errors by the API's field paths under a prefix ("pools.0.").
 import { useId, useState, type ReactNode } from "react";
+import { useQuery } from "@tanstack/react-query";
 import { AFFINITIES, ALL_DOWN_POLICIES, MEMBER_STATES, MONITOR_TYPES, PROTOCOLS } from "@/lib/lb-schemas";
 import type { FieldErrors, FieldProps } from "../forms";
 import { Button } from "../ui/button";
@@ -17,6 +18,8 @@ import {
   newKey,
 } from "./draft";
 import { parseMemberLines } from "./format";
+import { useTenant } from "../shell/tenant";
+import { useTRPC } from "../trpc";
 
 /** How an editor reads errors and marks fields as visited. */
 export interface FormCtx {
@@ -302,9 +305,38 @@ export function MonitorFields({
           <TextField label="Expected codes" hint="e.g. 200,204 or 200-299" field={f("expectedCodes", "http.expectedCodes")} spellCheck={false} />
         </div>
       )}
+      {monitor.type === "HTTPS" && <TlsFields monitor={monitor} f={f} />}
       <ErrorsOf errors={ctx.errs(prefix.replace(/\.$/, ""))} />
       <ErrorsOf errors={ctx.errs(prefix + "http")} />
+      <ErrorsOf errors={ctx.errs(prefix + "tls")} />
     </fieldset>
+  );
+}
+
+const tlsVerifyLabels: Record<string, string> = {
+  off: "No (accept any certificate)",
+  system: "Yes, against the system CAs",
+  ca: "Yes, against a CA certificate",
+};
+
+/** HTTPS monitor: verification of the backends' certificates, against a CA certificate of the tenant. */
+function TlsFields({ monitor, f }: { monitor: MonitorDraft; f: (k: keyof MonitorDraft, path?: string) => FieldProps }) {
+  const trpc = useTRPC();
+  const tenant = useTenant();
+  const cas = useQuery(trpc.certs.list.queryOptions({ tenantId: tenant.id }, { enabled: monitor.tlsVerify === "ca" }));
+  const caOptions = (cas.data ?? []).filter((c) => c.kind === "ca").map((c) => ({ value: c.id, label: c.name }));
+  return (
+    <div className="grid gap-4 sm:grid-cols-3">
+      <SelectField label="Verify certificate" options={opts(["off", "system", "ca"], tlsVerifyLabels)} field={f("tlsVerify", "tls.verify")} />
+      {monitor.tlsVerify === "ca" && (
+        <SelectField
+          label="CA certificate"
+          options={[{ value: "", label: cas.isLoading ? "Loading…" : caOptions.length ? "Choose…" : "No CA certificates uploaded" }, ...caOptions]}
+          field={f("caCertificate", "tls.caCertificate")}
+        />
+      )}
+      <TextField label="SNI name" placeholder="optional" hint="server name sent and verified" field={f("sni", "tls.sni")} spellCheck={false} />
+    </div>
   );
 }
 

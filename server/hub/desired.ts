@@ -1,11 +1,15 @@
 // Builds the desired state the hub sends to agents: the complete tree of each VIP (never a diff).
-import { inArray } from "drizzle-orm";
+import { and, eq, inArray } from "drizzle-orm";
 import type { Db } from "../db/client";
-import { loadBalancer } from "../db/schema";
+import { certificate, certificateVersion, loadBalancer } from "../db/schema";
 import { loadTrees, monitorInputFromRow, type Tree } from "../domain/lb/tree";
 import type { DesiredVip } from "../protocol/agent";
+import type { MonitorInput } from "../../lib/lb-schemas";
 
-export function desiredVip(t: Tree): DesiredVip {
+/** A tree with the PEM bundles of the CA certificates its HTTPS monitors verify against. */
+export type VipTree = Tree & { caPems: ReadonlyMap<string, string> };
+
+export function desiredVip(t: VipTree): DesiredVip {
   return {
     lbId: t.lb.id,
     revision: t.lb.revision,
@@ -38,6 +42,7 @@ export function desiredVip(t: Tree): DesiredVip {
               fall: m.fall,
               port: m.port ?? null,
               http: m.http ?? null,
+              tls: m.tls ? tlsSpec(m.tls, t.caPems) : null,
             }
           : null,
         members: t.members
@@ -56,10 +61,31 @@ export function desiredVip(t: Tree): DesiredVip {
   };
 }
 
+function tlsSpec(tls: NonNullable<MonitorInput["tls"]>, caPems: ReadonlyMap<string, string>) {
+  const ca = tls.caCertificate ? caPems.get(tls.caCertificate) : undefined;
+  // A referenced CA is never silently dropped: deletion of a certificate in use is refused, so a
+  // missing bundle is a bug, and the agent would otherwise verify against another trust store.
+  if (tls.caCertificate && ca === undefined) throw new Error(`CA certificate ${tls.caCertificate} has no current version`);
+  return { ...(tls.sni ? { sni: tls.sni } : {}), verify: tls.verify, ...(ca ? { ca } : {}) };
+}
+
 /** Trees of the given load balancers (missing ids are simply absent from the result). */
-export async function loadLbTrees(db: Db, lbIds: string[]): Promise<Map<string, Tree>> {
+export async function loadLbTrees(db: Db, lbIds: string[]): Promise<Map<string, VipTree>> {
   if (!lbIds.length) return new Map();
   const lbs = await db.select().from(loadBalancer).where(inArray(loadBalancer.id, lbIds));
   const trees = await loadTrees(db, lbs);
-  return new Map(trees.map((t) => [t.lb.id, t]));
+  const caIds = [...new Set(trees.flatMap((t) => t.monitors.flatMap((m) => (m.tls?.caCertificateId ? [m.tls.caCertificateId] : []))))];
+  const caPems = new Map<string, string>();
+  if (caIds.length) {
+    const rows = await db
+      .select({ id: certificate.id, pem: certificateVersion.chainPem })
+      .from(certificate)
+      .innerJoin(
+        certificateVersion,
+        and(eq(certificateVersion.certificateId, certificate.id), eq(certificateVersion.version, certificate.currentVersion)),
+      )
+      .where(inArray(certificate.id, caIds));
+    for (const r of rows) caPems.set(r.id, r.pem);
+  }
+  return new Map(trees.map((t) => [t.lb.id, { ...t, caPems }]));
 }

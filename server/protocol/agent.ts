@@ -31,6 +31,11 @@ export const monitorSpec = z.object({
   http: z
     .object({ method: z.string(), path: z.string(), host: z.string().optional(), expectedCodes: z.string() })
     .nullable(),
+  /** HTTPS: SNI, whether to verify the backend's certificate, and the CA bundle (PEM) to verify against. */
+  tls: z
+    .object({ sni: z.string().max(253).optional(), verify: z.boolean(), ca: z.string().max(1_000_000).optional() })
+    .nullable()
+    .optional(),
 });
 
 export const desiredMember = z.object({

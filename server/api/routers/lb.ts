@@ -54,6 +54,8 @@ const monitorOut = z.object({
     .object({ method: z.string(), path: z.string(), host: z.string().optional(), expectedCodes: z.string() })
     .nullable()
     .optional(),
+  /** HTTPS: SNI name, verification, and the id of the CA certificate verified against. */
+  tls: z.object({ sni: z.string().optional(), verify: z.boolean(), caCertificate: z.string().optional() }).nullable().optional(),
 });
 const lbBase = {
   id: z.string(),

@@ -185,6 +185,13 @@ export function monitorInputFromRow(m: MonitorRow): MonitorInput {
     fall: m.fall,
     port: m.port,
     http: m.http ?? null,
+    tls: m.tls
+      ? {
+          ...(m.tls.sni ? { sni: m.tls.sni } : {}),
+          verify: m.tls.verify,
+          ...(m.tls.caCertificateId ? { caCertificate: m.tls.caCertificateId } : {}),
+        }
+      : null,
   };
 }
 

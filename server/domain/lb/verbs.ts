@@ -23,6 +23,7 @@ import {
   lockLb,
   validateTree,
 } from "./tree";
+import { resolveMonitorCas } from "./monitor-tls";
 import { applyDesired, normalize, treesEqual } from "./write";
 import { type LbSummary, type LbView, summaryView, treeView } from "./view";
 
@@ -106,6 +107,7 @@ export async function createLb(ctx: TenantCtx, input: CreateLbInput): Promise<Lb
       .where(and(eq(loadBalancer.tenantId, tenantId), eq(loadBalancer.name, input.name)));
     if (dup) throw new DomainError("CONFLICT", `a load balancer named "${input.name}" already exists`, { name: ["already exists"] });
     await enforceQuota(tx, tenantId, null, desired);
+    await resolveMonitorCas(tx, tenantId, desired);
 
     const family = input.address ? parseAddress(input.address)!.family : (input.family ?? 4);
     if (input.address && input.family && input.family !== family) {
@@ -208,6 +210,7 @@ export async function changeTree(
     const before = desiredFromTree(tree);
     const desired = structuredClone(before);
     change(desired, tree);
+    await resolveMonitorCas(tx, ctx.tenant.id, desired);
     if (treesEqual(before, desired)) return;
     validateTree(desired);
     await enforceQuota(tx, ctx.tenant.id, tree, desired);

@@ -32,6 +32,14 @@ export function normalize(t: DesiredTree): DesiredTree {
                       expectedCodes: p.monitor.http?.expectedCodes ?? "200",
                     }
                   : null,
+              tls:
+                p.monitor.type === "HTTPS" && p.monitor.tls
+                  ? {
+                      ...(p.monitor.tls.sni ? { sni: p.monitor.tls.sni } : {}),
+                      verify: p.monitor.tls.verify,
+                      ...(p.monitor.tls.caCertificate ? { caCertificate: p.monitor.tls.caCertificate } : {}),
+                    }
+                  : null,
             }
           : null,
         members: [...p.members]
@@ -102,6 +110,13 @@ export async function applyDesired(tx: Tx, current: Tree, desiredRaw: DesiredTre
         fall: p.monitor.fall,
         port: p.monitor.port ?? null,
         http: p.monitor.http ?? null,
+        tls: p.monitor.tls
+          ? {
+              ...(p.monitor.tls.sni ? { sni: p.monitor.tls.sni } : {}),
+              verify: p.monitor.tls.verify,
+              ...(p.monitor.tls.caCertificate ? { caCertificateId: p.monitor.tls.caCertificate } : {}),
+            }
+          : null,
       };
       if (!mon) await tx.insert(healthMonitor).values({ poolId: id, ...values });
       else await tx.update(healthMonitor).set(values).where(eq(healthMonitor.poolId, id));
