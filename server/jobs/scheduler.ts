@@ -66,6 +66,7 @@ export class Jobs {
 
   private dirty = true;
   private ticks = 0;
+  private leaderSince = 0;
 
   /**
    * Runs a pass now, coalescing with one already running. `changed` (the default) means state
@@ -93,13 +94,16 @@ export class Jobs {
     if (!this.lease) {
       this.lease = await this.database.tryLease(LEASE_KEY);
       if (!this.lease) return;
+      this.leaderSince = Date.now();
       this.log.info("jobs: this replica is the leader");
       void this.lease.lost.then(() => {
         this.log.warn("jobs: leader lease lost");
         this.lease = null;
       });
     }
-    if (await this.failover()) this.dirty = true;
+    // A new leader (a restarted server, or a failed-over replica) gives the agents one heartbeat
+    // timeout to reconnect before judging them: their last heartbeats are as old as the outage.
+    if (Date.now() - this.leaderSince >= this.heartbeatTimeoutMs && (await this.failover())) this.dirty = true;
     const tick = ++this.ticks;
     if (this.dirty || tick % 10 === 0) {
       this.dirty = false;
