@@ -1,7 +1,9 @@
 // A testbed backend's server, run inside the backend's namespace (no route out of the testbed):
 //   node --import tsx backend-server.ts http NAME PORT MARKER
 //     HTTP on every address (VIPs arrive decapsulated on `lo`'s AnyIP range; health probes on
-//     the underlay address); answers "NAME\n".
+//     the underlay address); answers "NAME\n". /bytes?bytes=N: a bulk answer of N bytes;
+//     /stream?bytes=N&ms=T: N bytes paced over T ms; /keep: a keep-alive answer (long-lived
+//     connections). Every body starts with "NAME\n".
 //   node --import tsx backend-server.ts udp NAME PORT MARKER FIRST_V4 COUNT [FIRST_V6]
 //     UDP bound on each VIP address (so replies leave with the VIP as source, as DSR needs);
 //     answers every datagram with "NAME <payload>".
@@ -16,11 +18,51 @@ if (!name || !Number.isInteger(port) || (mode !== "http" && mode !== "udp")) {
   process.exit(2);
 }
 
+// Bounds of the traffic-shaping paths (a test's request can never make a backend run away).
+const MAX_BODY = 64 * 1024 * 1024;
+const MAX_STREAM_MS = 60_000;
+
 if (mode === "http") {
   const server = http.createServer((req, res) => {
     req.resume();
-    res.writeHead(200, { "content-type": "text/plain", connection: "close" });
-    res.end(`${name}\n`);
+    const url = new URL(req.url ?? "/", "http://backend");
+    const bytes = Math.min(Math.max(Number(url.searchParams.get("bytes") ?? 0) || 0, 0), MAX_BODY);
+    if (url.pathname === "/keep") {
+      // Keep-alive: a long-lived connection that exchanges one small request/answer at a time.
+      res.writeHead(200, { "content-type": "text/plain", "content-length": String(name.length + 1) });
+      res.end(`${name}\n`);
+    } else if (url.pathname === "/bytes" && bytes > 0) {
+      // A bulk answer: "NAME\n" padded to `bytes` bytes.
+      const body = Buffer.alloc(Math.max(bytes, name.length + 1), "x");
+      body.write(`${name}\n`);
+      res.writeHead(200, { "content-type": "text/plain", "content-length": String(body.length), connection: "close" });
+      res.end(body);
+    } else if (url.pathname === "/stream" && bytes > 0) {
+      // A long transfer: "NAME\n" then `bytes` bytes in total, paced evenly over `ms`.
+      const ms = Math.min(Math.max(Number(url.searchParams.get("ms") ?? 0) || 0, 0), MAX_STREAM_MS);
+      const total = Math.max(bytes, name.length + 1);
+      const steps = Math.max(1, Math.floor(ms / 50));
+      const chunk = Math.ceil(total / steps);
+      res.writeHead(200, { "content-type": "text/plain", "content-length": String(total), connection: "close" });
+      let sent = 0;
+      const first = Buffer.alloc(Math.min(chunk, total), "x");
+      first.write(`${name}\n`);
+      res.write(first);
+      sent += first.length;
+      const timer = setInterval(() => {
+        const n = Math.min(chunk, total - sent);
+        if (n > 0) res.write(Buffer.alloc(n, "x"));
+        sent += n;
+        if (sent >= total) {
+          clearInterval(timer);
+          res.end();
+        }
+      }, 50);
+      res.on("close", () => clearInterval(timer));
+    } else {
+      res.writeHead(200, { "content-type": "text/plain", connection: "close" });
+      res.end(`${name}\n`);
+    }
   });
   server.listen(port, "::", () => console.log(`${name}: HTTP on port ${port}`));
 } else {

@@ -8,7 +8,7 @@ import { fileURLToPath } from "node:url";
 import { renderFrrConfig } from "../../agent/frr/render";
 import { FrrInstance } from "../../agent/frr/instance";
 import type { AgentConfig } from "../../agent/config";
-import { isAlive, readPidFile, run, startDaemon, stopPid } from "./sys";
+import { cmdline, isAlive, readPidFile, run, sleep, startDaemon, stopPid } from "./sys";
 import type { HostSpec, LbNodeSpec, Topology } from "./topology";
 
 export const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
@@ -145,4 +145,21 @@ export async function stopAgent(t: Topology, n: LbNodeSpec): Promise<boolean> {
 
 export function agentRunning(n: LbNodeSpec): boolean {
   return isAlive(readPidFile(agentPidFile(n)));
+}
+
+/**
+ * Kills a node's agent abruptly (SIGKILL by the pid in its pid file, only if that process is
+ * this testbed's agent): no shutdown code runs, as in a crash. Returns the pid once it is gone.
+ */
+export async function killAgent(t: Topology, n: LbNodeSpec): Promise<number> {
+  const pid = readPidFile(agentPidFile(n));
+  if (!isAlive(pid) || !cmdline(pid).includes(AGENT_BIN) || !cmdline(pid).includes(n.dir)) {
+    throw new Error(`the agent of ${n.name} is not running (pid file: ${pid || "none"}) in ${t.stateDir}`);
+  }
+  process.kill(pid, "SIGKILL");
+  for (let waited = 0; isAlive(pid); waited += 20) {
+    if (waited > 5000) throw new Error(`agent pid ${pid} of ${n.name} survived SIGKILL for 5 s`);
+    await sleep(20);
+  }
+  return pid;
 }
