@@ -50,6 +50,7 @@ const GLOBAL_ENUM = [
   "TB_G_FIB_FALLBACK",
   "TB_G_MALFORMED",
   "TB_G_DROP_UNCLASSIFIABLE",
+  "TB_G_FIB_CACHED",
 ];
 
 function cProgram(): string {
@@ -133,7 +134,14 @@ describe("ABI: agent/datapath/abi.ts mirrors bpf/include", () => {
     expect(abi.cidrKey(6, 1, v6, 64).length).toBe(abi.LAYOUTS.tb_cidr_key6.size);
     expect(abi.encodeVip([]).length).toBe(abi.LAYOUTS.tb_vip.size);
     expect(abi.encodeBackend(4, v4).length).toBe(abi.LAYOUTS.tb_backend.size);
-    expect(abi.encodeListener(1).length).toBe(abi.LAYOUTS.tb_listener.size);
+    expect(abi.encodeListener(1, 7).length).toBe(abi.LAYOUTS.tb_listener.size);
+    expect(abi.decodeListener(abi.encodeListener(5, 0x1_0003))).toEqual({ flags: 5, gen: 3 });
+    expect(abi.encodeConn(9, 4095, 65535).length).toBe(abi.LAYOUTS.tb_conn.size);
+    expect(abi.decodeConn(abi.encodeConn(9, 4095, 65535))).toEqual({
+      backendId: 9,
+      listenerId: 4095,
+      gen: 65535,
+    });
     expect(abi.encodeConfig({ useFib: true }).length).toBe(abi.LAYOUTS.tb_config.size);
     const f4 = { family: 4 as const, src: v4, dst: v4, sport: 1, dport: 2, proto: 6 };
     expect(abi.flowKey(f4).length).toBe(abi.LAYOUTS.tb_flow4.size);

@@ -43,6 +43,7 @@ export const GLOBAL_COUNTERS = [
   "fibFallback",
   "malformed",
   "dropUnclassifiable",
+  "fibCached",
 ] as const;
 export type GlobalCounter = (typeof GLOBAL_COUNTERS)[number];
 export const TB_G_COUNTERS = 16;
@@ -65,14 +66,14 @@ export const LAYOUTS = {
   tb_port_range: { size: 12, fields: { first: 0, last: 2, proto: 4, listener_id: 8 } },
   tb_vip: { size: 8 + 12 * TB_MAX_RANGES_PER_VIP, fields: { n_ranges: 0, ranges: 8 } },
   tb_vip_filter: { size: 8 * TB_VIP_FILTER_WORDS, fields: { bits: 0 } },
-  tb_listener: { size: 8, fields: { flags: 0 } },
+  tb_listener: { size: 8, fields: { flags: 0, gen: 4 } },
   tb_cidr_key4: { size: 12, fields: { prefixlen: 0, listener_id: 4, addr: 8 } },
   tb_cidr_key6: { size: 24, fields: { prefixlen: 0, listener_id: 4, addr: 8 } },
   tb_maglev_table: { size: 4 * TB_MAGLEV_SIZE, fields: { backend: 0 } },
   tb_backend: { size: 20, fields: { addr: 0, family: 16 } },
   tb_flow4: { size: 16, fields: { src: 0, dst: 4, sport: 8, dport: 10, proto: 12 } },
   tb_flow6: { size: 40, fields: { src: 0, dst: 16, sport: 32, dport: 34, proto: 36 } },
-  tb_conn: { size: 4, fields: { backend_id: 0 } },
+  tb_conn: { size: 8, fields: { backend_id: 0, listener_id: 4, gen: 6 } },
   tb_config: {
     size: 64,
     fields: {
@@ -85,6 +86,19 @@ export const LAYOUTS = {
       flood_window_ns: 40,
       flood_cooldown_ns: 48,
       flood_threshold: 56,
+      nh_ttl_ms: 60,
+      nh_gen: 62,
+    },
+  },
+  tb_nexthop: {
+    size: 48,
+    fields: {
+      addr: 0,
+      mac: 16,
+      ifindex: 28,
+      ingress_ifindex: 32,
+      cfg_gen: 36,
+      expires_ns: 40,
     },
   },
   tb_flood_state: {
@@ -264,10 +278,29 @@ export function encodeVipFilter(vips: ReadonlyArray<{ family: Family; addr: Buff
   return b;
 }
 
-export function encodeListener(flags: number): Buffer {
+/** tb_listener: `gen` (u16) tells a listener from earlier holders of the same id. */
+export function encodeListener(flags: number, gen: number): Buffer {
   const b = Buffer.alloc(8);
   b.writeUInt32LE(flags, 0);
+  b.writeUInt16LE(gen & 0xffff, 4);
   return b;
+}
+
+export function decodeListener(b: Buffer, offset = 0): { flags: number; gen: number } {
+  return { flags: b.readUInt32LE(offset), gen: b.readUInt16LE(offset + 4) };
+}
+
+/** tb_conn: a cached flow's backend, and the listener (id, gen) that chose it. */
+export function encodeConn(backendId: number, listenerId: number, gen: number): Buffer {
+  const b = Buffer.alloc(8);
+  b.writeUInt32LE(backendId >>> 0, 0);
+  b.writeUInt16LE(listenerId, 4);
+  b.writeUInt16LE(gen & 0xffff, 6);
+  return b;
+}
+
+export function decodeConn(b: Buffer): { backendId: number; listenerId: number; gen: number } {
+  return { backendId: b.readUInt32LE(0), listenerId: b.readUInt16LE(4), gen: b.readUInt16LE(6) };
 }
 
 export function cidrKey(family: Family, listenerId: number, addr: Buffer, prefix: number): Buffer {
@@ -334,6 +367,10 @@ export interface NodeConfig {
   useFib: boolean;
   fallback?: { ifindex: number; dstMac: string; srcMac: string };
   flood?: { threshold: number; windowNs: bigint; cooldownNs: bigint };
+  /** How long a FIB answer is reused (tb_nexthop); 0 = ask the FIB for every packet. */
+  nextHopTtlMs?: number;
+  /** tb_config.nh_gen: a new value drops every cached FIB answer at once. */
+  nextHopGen?: number;
 }
 
 export function macBytes(mac: string): Buffer {
@@ -369,6 +406,12 @@ export function encodeConfig(c: NodeConfig): Buffer {
     b.writeBigUInt64LE(c.flood.cooldownNs, 48);
     b.writeUInt32LE(c.flood.threshold, 56);
   }
+  const ttl = c.nextHopTtlMs ?? 0;
+  if (!Number.isInteger(ttl) || ttl < 0 || ttl > 0xffff) {
+    throw new Error(`nextHopTtlMs must be an integer 0..65535, not ${ttl}`);
+  }
+  b.writeUInt16LE(ttl, 60);
+  b.writeUInt16LE((c.nextHopGen ?? 0) & 0xffff, 62);
   return b;
 }
 

@@ -70,6 +70,13 @@ export interface NodeSettings {
   nodeV6?: string;
   /** Next hop from the kernel FIB (bpf_fib_lookup), falling back to `fallback`. */
   useFib?: boolean;
+  /**
+   * How long each CPU reuses a FIB answer per backend (default 100 ms; 0 = ask the FIB for
+   * every packet, which costs about as much as the rest of the forwarding path). A route or
+   * neighbour change reaches a backend's packets within this time; configure() and
+   * flushNextHops() drop every cached answer at once.
+   */
+  nextHopCacheMs?: number;
   fallback?: NextHopFallback;
   /** SYN-flood guard: above `threshold` new flows per CPU per window, stop caching flows. */
   floodGuard?: { threshold: number; windowMs: number; cooldownMs: number };
@@ -84,11 +91,19 @@ export interface DatapathStats {
   floodCpus: number[];
 }
 
+const DEFAULT_NEXT_HOP_CACHE_MS = 100;
+
+/** Pins of maps an earlier layout used (see bpf/README.md, ABI rules); removed on open. */
+const STALE_PINS = ["tb_conn4", "tb_conn6"];
+
 const PROTO: Record<Protocol, number> = { tcp: abi.IPPROTO_TCP, udp: abi.IPPROTO_UDP };
 const PROTO_NAME: Record<number, Protocol> = { 6: "tcp", 17: "udp" };
 
 interface ListenerState {
   id: number;
+  /** tb_listener.gen: bumped each time the id is given to a new listener, so that flows
+   * cached for an earlier holder of the id are not taken for this listener's. */
+  gen: number;
   family: abi.Family;
   vipBytes: Buffer;
   key: ListenerKey & { portEnd: number };
@@ -114,6 +129,11 @@ function famBytes(address: string): [abi.Family, Buffer] {
 export class Datapath {
   private readonly listeners = new Map<string, ListenerState>();
   private readonly byId = new Map<number, ListenerState>();
+  /** Listeners by VIP address (family|canonical text): a VIP's entries without a full scan. */
+  private readonly byVip = new Map<string, Set<ListenerState>>();
+  /** The VIP pre-filter as written, and how many VIP addresses set each of its bits. */
+  private readonly vipFilter = Buffer.alloc(8 * abi.TB_VIP_FILTER_WORDS);
+  private readonly vipFilterRefs = new Uint32Array(64 * abi.TB_VIP_FILTER_WORDS);
   private readonly backends = new Map<number, BackendState>();
   private readonly activeTable: Uint8Array;
   private readonly tables: MappedArray;
@@ -145,6 +165,9 @@ export class Datapath {
     const cpus = libbpf().numPossibleCpus();
     const maxListeners = opts.maxListeners ?? abi.TB_MAX_LISTENERS;
     const maxBackends = opts.maxBackends ?? abi.TB_MAX_BACKENDS;
+    if (!Number.isInteger(maxListeners) || maxListeners < 1 || maxListeners > 65536) {
+      throw new Error(`maxListeners must be 1..65536 (a cached flow holds a 16-bit listener id)`);
+    }
     const restored = fs.existsSync(`${opts.pinDir}/tb_listeners`);
     const load = () =>
       BpfObject.load(opts.objectPath ?? bpfObjectPath("lb"), {
@@ -158,8 +181,9 @@ export class Datapath {
           tb_maglev: 2 * maxListeners,
           tb_backends: maxBackends,
           tb_stats_be: maxBackends,
-          tb_conn4: (opts.conn4PerCpu ?? defaultConnPerCpu(abi.TB_CONN4_PER_CPU, cpus)) * cpus,
-          tb_conn6: (opts.conn6PerCpu ?? defaultConnPerCpu(abi.TB_CONN6_PER_CPU, cpus)) * cpus,
+          tb_nexthop: maxBackends,
+          tb_conn4_v2: (opts.conn4PerCpu ?? defaultConnPerCpu(abi.TB_CONN4_PER_CPU, cpus)) * cpus,
+          tb_conn6_v2: (opts.conn6PerCpu ?? defaultConnPerCpu(abi.TB_CONN6_PER_CPU, cpus)) * cpus,
         },
       });
     let obj: BpfObject;
@@ -181,6 +205,9 @@ export class Datapath {
       obj.close();
       throw e;
     }
+    // Maps of an older layout that this program no longer uses (a program still attached
+    // keeps its own reference until attach() swaps it).
+    for (const stale of STALE_PINS) fs.rmSync(`${opts.pinDir}/${stale}`, { force: true });
     return dp;
   }
 
@@ -217,10 +244,16 @@ export class Datapath {
     if (flood && (!(flood.threshold >= 0) || !(flood.windowMs > 0) || !(flood.cooldownMs >= 0))) {
       throw new Error("floodGuard needs threshold >= 0, windowMs > 0, cooldownMs >= 0");
     }
+    const nhMs = s.nextHopCacheMs ?? DEFAULT_NEXT_HOP_CACHE_MS;
+    if (!Number.isInteger(nhMs) || nhMs < 0 || nhMs > 0xffff) {
+      throw new Error(`nextHopCacheMs must be an integer 0..65535 (ms), not ${nhMs}`);
+    }
     const value = abi.encodeConfig({
       nodeV4: s.nodeV4,
       nodeV6: s.nodeV6,
       useFib: s.useFib ?? false,
+      nextHopTtlMs: nhMs,
+      nextHopGen: this.nextHopGen() + 1,
       fallback: s.fallback,
       flood: flood && {
         threshold: Math.floor(flood.threshold),
@@ -229,6 +262,21 @@ export class Datapath {
       },
     });
     this.m("tb_config").update(abi.u32(0), value);
+  }
+
+  /** Drops every cached FIB answer (tb_nexthop) at once, e.g. after a routing change. */
+  flushNextHops(): void {
+    this.assertOpen();
+    const cfg = Buffer.alloc(abi.LAYOUTS.tb_config.size);
+    this.m("tb_config").lookup(abi.u32(0), cfg);
+    cfg.writeUInt16LE((this.nextHopGen() + 1) & 0xffff, abi.LAYOUTS.tb_config.fields.nh_gen);
+    this.m("tb_config").update(abi.u32(0), cfg);
+  }
+
+  private nextHopGen(): number {
+    const cfg = Buffer.alloc(abi.LAYOUTS.tb_config.size);
+    if (!this.m("tb_config").lookup(abi.u32(0), cfg)) return 0;
+    return cfg.readUInt16LE(abi.LAYOUTS.tb_config.fields.nh_gen);
   }
 
   // ---- listeners --------------------------------------------------------------------
@@ -254,6 +302,7 @@ export class Datapath {
       const id = this.allocateListenerId();
       st = {
         id,
+        gen: 0,
         family,
         vipBytes,
         key: {
@@ -267,7 +316,7 @@ export class Datapath {
         backendIds: new Set(),
       };
       if (key.portEnd !== key.port) this.checkRangeFits(st);
-      this.resetListenerSlot(id);
+      st.gen = this.resetListenerSlot(id);
     }
 
     // Backends first, so the tables written next can name them.
@@ -286,13 +335,12 @@ export class Datapath {
       abi.LISTENER_F_ACTIVE |
       (spec.affinity === "source-ip" ? abi.LISTENER_F_SRC_AFFINITY : 0) |
       (newKeys.size ? abi.LISTENER_F_CIDR_FILTER : 0);
-    this.m("tb_listeners").update(abi.u32(st.id), abi.encodeListener(st.flags));
+    this.m("tb_listeners").update(abi.u32(st.id), abi.encodeListener(st.flags, st.gen));
     for (const [textCidr, k] of st.cidrKeys) if (!newKeys.has(textCidr)) lpm.delete(k);
     st.cidrKeys = newKeys;
 
     if (isNew) {
       this.listeners.set(text, st);
-      this.byId.set(st.id, st);
       this.publish(st); // last: only now can packets reach the listener
     }
     return st.id;
@@ -305,9 +353,8 @@ export class Datapath {
     const st = this.listeners.get(text);
     if (!st) return false;
     this.listeners.delete(text);
-    this.byId.delete(st.id);
     this.unpublish(st);
-    this.m("tb_listeners").update(abi.u32(st.id), abi.encodeListener(0));
+    this.m("tb_listeners").update(abi.u32(st.id), abi.encodeListener(0, st.gen));
     const lpm = this.m(st.family === 4 ? "tb_cidr4" : "tb_cidr6");
     for (const k of st.cidrKeys.values()) lpm.delete(k);
     this.setListenerBackendsOf(st, []);
@@ -343,6 +390,27 @@ export class Datapath {
     return [...this.backends.entries()]
       .sort((a, b) => a[0] - b[0])
       .map(([id, b]) => ({ id, address: b.address }));
+  }
+
+  /**
+   * Clears backend entries that no listener lists. After a restart the maps come back from the
+   * pins with every backend id in use, but a restored listener only knows the backends its
+   * active table names: one that had weight 0 at shutdown and that the new desired state no
+   * longer lists is referenced by nobody. Call once the desired state has been applied (the
+   * reconciler's prune step); cached flows to a cleared backend are hashed again. Returns the
+   * ids cleared.
+   */
+  pruneBackends(): number[] {
+    this.assertOpen();
+    const be = this.m("tb_backends");
+    const cleared: number[] = [];
+    for (const [id, b] of this.backends) {
+      if (b.refs > 0) continue;
+      be.update(abi.u32(id), abi.encodeBackend(0, Buffer.alloc(16)));
+      this.backends.delete(id);
+      cleared.push(id);
+    }
+    return cleared.sort((x, y) => x - y);
   }
 
   // ---- Maglev tables ----------------------------------------------------------------
@@ -486,13 +554,21 @@ export class Datapath {
     throw new Error(`all ${this.maxListeners} listener slots are in use`);
   }
 
-  /** A fresh slot: both tables empty (NO_BACKEND), buffer 0 active, counters zero. */
-  private resetListenerSlot(id: number): void {
+  /**
+   * A fresh slot: both tables empty (NO_BACKEND), buffer 0 active, counters zero. Returns the
+   * slot's next generation (the previous holder's + 1; written when the listener is).
+   */
+  private resetListenerSlot(id: number): number {
+    const prev = Buffer.alloc(abi.LAYOUTS.tb_listener.size);
+    const gen = this.m("tb_listeners").lookup(abi.u32(id), prev)
+      ? (abi.decodeListener(prev).gen + 1) & 0xffff
+      : 0;
     this.tables.u32(id * 2).fill(abi.TB_NO_BACKEND);
     this.tables.u32(id * 2 + 1).fill(abi.TB_NO_BACKEND);
     this.m("tb_table_sel").update(abi.u32(id), abi.u32(0));
     this.activeTable[id] = 0;
     this.m("tb_stats_lsn").update(abi.u32(id), Buffer.alloc(abi.perCpuStride(64, this.cpus)));
+    return gen;
   }
 
   private resetBackendStats(id: number): void {
@@ -500,11 +576,9 @@ export class Datapath {
   }
 
   private rangesOf(family: abi.Family, vipBytes: Buffer): abi.PortRange[] {
-    const vipText = abi.formatAddr(family, vipBytes);
     const out: abi.PortRange[] = [];
-    for (const st of this.byId.values()) {
-      if (st.family !== family || st.key.vip !== vipText || st.key.portEnd === st.key.port)
-        continue;
+    for (const st of this.byVip.get(vipIndexKey(family, vipBytes)) ?? []) {
+      if (st.key.portEnd === st.key.port) continue;
       out.push({
         first: st.key.port,
         last: st.key.portEnd,
@@ -532,21 +606,51 @@ export class Datapath {
 
   private writeVip(family: abi.Family, vipBytes: Buffer): void {
     const vipMap = this.m(family === 4 ? "tb_vip4" : "tb_vip6");
-    const vipText = abi.formatAddr(family, vipBytes);
-    const any = [...this.byId.values()].some((s) => s.family === family && s.key.vip === vipText);
-    if (any)
+    if (this.byVip.get(vipIndexKey(family, vipBytes))?.size)
       vipMap.update(abi.vipKey(family, vipBytes), abi.encodeVip(this.rangesOf(family, vipBytes)));
     else vipMap.delete(abi.vipKey(family, vipBytes));
   }
 
-  /** Rewrites the VIP pre-filter from the listeners we hold. */
+  /**
+   * Adds a listener to byId/byVip; the first listener of a VIP address counts its pre-filter
+   * bit. Returns true when the bit went from clear to set (the filter must be written).
+   */
+  private index(st: ListenerState): boolean {
+    this.byId.set(st.id, st);
+    const key = vipIndexKey(st.family, st.vipBytes);
+    const set = this.byVip.get(key);
+    if (set) {
+      set.add(st);
+      return false;
+    }
+    this.byVip.set(key, new Set([st]));
+    const bit = abi.vipFilterBit(st.family, st.vipBytes);
+    if (this.vipFilterRefs[bit]!++ > 0) return false;
+    this.vipFilter[bit >> 3] = this.vipFilter[bit >> 3]! | (1 << (bit & 7));
+    return true;
+  }
+
+  /** The reverse of index(): true when a pre-filter bit went clear. */
+  private unindex(st: ListenerState): boolean {
+    this.byId.delete(st.id);
+    const key = vipIndexKey(st.family, st.vipBytes);
+    const set = this.byVip.get(key);
+    if (!set?.delete(st) || set.size) return false;
+    this.byVip.delete(key);
+    const bit = abi.vipFilterBit(st.family, st.vipBytes);
+    if (--this.vipFilterRefs[bit]! > 0) return false;
+    this.vipFilter[bit >> 3] = this.vipFilter[bit >> 3]! & ~(1 << (bit & 7));
+    return true;
+  }
+
+  /** One write of the whole pre-filter (8 KB) when a bit changed: O(1) per listener. */
   private writeVipFilter(): void {
-    const vips = [...this.byId.values()].map((st) => ({ family: st.family, addr: st.vipBytes }));
-    this.m("tb_vip_filter").update(abi.u32(0), abi.encodeVipFilter(vips));
+    this.m("tb_vip_filter").update(abi.u32(0), this.vipFilter);
   }
 
   private publish(st: ListenerState): void {
-    this.writeVipFilter(); // first: the filter must never hide a published VIP
+    // first: the filter must never hide a published VIP
+    if (this.index(st)) this.writeVipFilter();
     if (st.key.portEnd === st.key.port) {
       const k =
         st.family === 4
@@ -565,8 +669,9 @@ export class Datapath {
           : abi.listenKey6(st.vipBytes, st.key.port, PROTO[st.key.protocol]);
       this.m(st.family === 4 ? "tb_listen4" : "tb_listen6").delete(k);
     }
+    const bitCleared = this.unindex(st);
     this.writeVip(st.family, st.vipBytes);
-    this.writeVipFilter();
+    if (bitCleared) this.writeVipFilter(); // last: after the VIP's entries are gone
   }
 
   /** Rebuilds the in-memory view from pinned maps left by an earlier run. */
@@ -615,11 +720,13 @@ export class Datapath {
       }
     }
     for (const f of found) {
-      const flags = flagsBuf.readUInt32LE(f.id * 8);
+      if (f.id >= this.maxListeners) continue;
+      const { flags, gen } = abi.decodeListener(flagsBuf, f.id * 8);
       const protocol = PROTO_NAME[f.proto];
-      if (!(flags & abi.LISTENER_F_ACTIVE) || !protocol || f.id >= this.maxListeners) continue;
+      if (!(flags & abi.LISTENER_F_ACTIVE) || !protocol) continue;
       const st: ListenerState = {
         id: f.id,
+        gen,
         family: f.family,
         vipBytes: f.vip,
         key: { vip: abi.formatAddr(f.family, f.vip), protocol, port: f.port, portEnd: f.portEnd },
@@ -629,7 +736,7 @@ export class Datapath {
       };
       this.activeTable[f.id] = selBuf.readUInt32LE(f.id * 4) & 1;
       this.listeners.set(keyText(st.key), st);
-      this.byId.set(f.id, st);
+      this.index(st); // the pinned pre-filter already has its bit
     }
     for (const family of [4, 6] as const) {
       const lpm = this.m(family === 4 ? "tb_cidr4" : "tb_cidr6");
@@ -679,6 +786,10 @@ function validateKey(k: ListenerKey & { portEnd: number }): void {
       throw new Error(`port ${p} out of range 1..65535`);
   }
   if (k.portEnd < k.port) throw new Error(`port range ${k.port}-${k.portEnd} is empty`);
+}
+
+function vipIndexKey(family: abi.Family, vipBytes: Buffer): string {
+  return `${family}|${abi.formatAddr(family, vipBytes)}`;
 }
 
 function canonical(address: string): string {

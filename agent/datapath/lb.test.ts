@@ -642,8 +642,9 @@ describe.skipIf(!isRoot)(
     });
 
     it("SYN-flood guard: enters stateless mode over the limit, keeps cached flows, leaves after the cool-down", async () => {
-      const conn = dp.map("tb_conn4");
-      const inCache = (p: PacketSpec) => conn.lookup(abi.flowKey(flowOf(p)), Buffer.alloc(4));
+      const conn = dp.map("tb_conn4_v2");
+      const inCache = (p: PacketSpec) =>
+        conn.lookup(abi.flowKey(flowOf(p)), Buffer.alloc(abi.LAYOUTS.tb_conn.size));
       const settings = {
         nodeV4: NODE_V4,
         nodeV6: NODE_V6,
@@ -789,6 +790,67 @@ describe.skipIf(!isRoot)(
       });
       expect(send(frag).action).toBe("PASS"); // no longer a VIP at all
       expect(XdpAction.PASS).toBe(2);
+    });
+
+    it("a cached flow is never carried over to a new listener that re-uses a deleted one's id", () => {
+      // another listener keeps 198.19.0.81 a VIP, so its packets pass the pre-filter
+      const keeper = { vip: "198.19.0.81", protocol: "tcp", port: 9101 } as const;
+      dp.upsertListener({ ...keeper, backends: [B.v4a] });
+      const old = { vip: "198.19.0.81", protocol: "tcp", port: 9100 } as const;
+      const oldId = dp.upsertListener({ ...old, backends: [B.v4a] });
+      dp.writeTables(new Map([[oldId, constantTable(B.v4a, dp.tableSize)]]));
+      const flow = { src: client4, dst: old.vip, proto: TCP, sport: nextPort(), dport: old.port };
+      expect(send(buildPacket({ ...flow, tcpFlags: TCP_SYN })).action).toBe("TX");
+      const s0 = dp.readStats();
+      expect(send(buildPacket({ ...flow, tcpFlags: TCP_ACK })).action).toBe("TX");
+      expect(dp.readStats().global.cacheHit - s0.global.cacheHit).toBe(1n);
+
+      expect(dp.deleteListener(old)).toBe(true);
+      const next = { vip: "198.19.0.82", protocol: "tcp", port: 9200 } as const;
+      const nextId = dp.upsertListener({ ...next, backends: [B.v4b] });
+      expect(nextId).toBe(oldId); // the slot is re-used (lowest free id)...
+      dp.writeTables(new Map([[nextId, constantTable(B.v4b, dp.tableSize)]]));
+      // ...but the old flow's cache entry names the earlier listener: the packet is not ours
+      const s1 = dp.readStats();
+      expect(send(buildPacket({ ...flow, tcpFlags: TCP_ACK })).action).toBe("PASS");
+      expect(dp.readStats().global.cacheHit).toBe(s1.global.cacheHit);
+      expect(dp.readStats().listeners.get(nextId)!.packets).toBe(0n);
+      const fresh = { ...flow, dst: next.vip, dport: next.port };
+      const r = send(buildPacket({ ...fresh, tcpFlags: TCP_ACK }));
+      expect(r.action).toBe("TX");
+      expect(abi.formatAddr(4, r.data.subarray(30, 34))).toBe(B.v4b.address);
+      expect(dp.deleteListener(next)).toBe(true);
+      expect(dp.deleteListener(keeper)).toBe(true);
+    });
+
+    it("VIP pre-filter: two VIPs sharing a filter bit; removing one keeps the other reachable", () => {
+      // find a second address whose pre-filter bit equals the first one's
+      const first = "198.19.7.1";
+      const bit = abi.vipFilterBit(4, abi.addrBytes(first).bytes);
+      const inUse = new Set(dp.listListeners().map((l) => l.vip));
+      let second = "";
+      for (let i = 0; i < 1 << 17 && !second; i++) {
+        const a = `198.${18 + (i >> 16)}.${(i >> 8) & 0xff}.${i & 0xff}`;
+        if (a === first || inUse.has(a)) continue;
+        if (abi.vipFilterBit(4, abi.addrBytes(a).bytes) === bit) second = a;
+      }
+      expect(second).not.toBe("");
+      const specs = [first, second].map((vip) => ({ vip, protocol: "tcp", port: 80 }) as const);
+      for (const spec of specs) {
+        const id = dp.upsertListener({ ...spec, backends: [B.v4c] });
+        dp.writeTables(new Map([[id, constantTable(B.v4c, dp.tableSize)]]));
+      }
+      const to = (vip: string) =>
+        send(buildPacket({ src: client4, dst: vip, proto: TCP, sport: nextPort(), dport: 80 }))
+          .action;
+      expect([to(first), to(second)]).toEqual(["TX", "TX"]);
+      expect(dp.deleteListener(specs[0]!)).toBe(true);
+      expect([to(first), to(second)]).toEqual(["PASS", "TX"]);
+      expect(dp.deleteListener(specs[1]!)).toBe(true);
+      expect(to(second)).toBe("PASS");
+      const raw = Buffer.alloc(8 * abi.TB_VIP_FILTER_WORDS);
+      dp.map("tb_vip_filter").lookup(abi.u32(0), raw);
+      expect((raw[bit >> 3]! >> (bit & 7)) & 1).toBe(0); // the bit is clear again
     });
 
     it("rejects bad listener specs before touching the maps", () => {

@@ -179,6 +179,42 @@ describe.skipIf(!isRoot)(
       }
     });
 
+    it("after a restore, pruneBackends clears the backends no listener lists any more", () => {
+      const o = { ...opts(), pinDir: `${bpffs.dir}/prune` };
+      const drained = { id: 8, address: "198.18.210.8" }; // weight 0 at shutdown: in no table
+      const kept = { id: 9, address: "198.18.210.9" }; // weight 0 too, but still desired
+      const live = { id: 7, address: "198.18.210.7" };
+      const dp1 = Datapath.open(o);
+      const web = { vip: "198.19.6.1", protocol: "tcp", port: 80 } as const;
+      const dns = { vip: "198.19.6.1", protocol: "udp", port: 53 } as const;
+      const webId = dp1.upsertListener({ ...web, backends: [live, drained] });
+      const dnsId = dp1.upsertListener({ ...dns, backends: [live, kept] });
+      dp1.writeTables(
+        new Map([
+          [webId, new Uint32Array(dp1.tableSize).fill(live.id)],
+          [dnsId, new Uint32Array(dp1.tableSize).fill(live.id)],
+        ]),
+      );
+      dp1.close();
+
+      const dp2 = Datapath.open(o);
+      try {
+        expect(dp2.listBackends().map((b) => b.id)).toEqual([7, 8, 9]);
+        // the new desired state: web without the drained backend, dns unchanged
+        dp2.setListenerBackends(webId, [live]);
+        dp2.setListenerBackends(dnsId, [live, kept]);
+        expect(dp2.listBackends().map((b) => b.id)).toEqual([7, 8, 9]); // 8: nobody's
+        expect(dp2.pruneBackends()).toEqual([8]);
+        expect(dp2.listBackends().map((b) => b.id)).toEqual([7, 9]);
+        const raw = Buffer.alloc(abi.LAYOUTS.tb_backend.size);
+        dp2.map("tb_backends").lookup(abi.u32(drained.id), raw);
+        expect(raw[abi.LAYOUTS.tb_backend.fields.family]).toBe(abi.FAMILY_NONE);
+        expect(dp2.pruneBackends()).toEqual([]);
+      } finally {
+        dp2.close();
+      }
+    });
+
     it("refuses pins of another size with a clear error, and leaves them alone", () => {
       const dir = `${bpffs.dir}/sized`;
       const dp = Datapath.open({ ...opts(), pinDir: dir });

@@ -29,6 +29,8 @@ export interface DatapathPort {
   writeTables(tables: ReadonlyMap<number, Uint32Array>): void;
   listListeners(): ListenerInfo[];
   listBackends(): BackendSpec[];
+  /** Clears backend ids no listener references (restored from pins, never adopted). */
+  pruneBackends(): number[];
 }
 
 /** What the target needs of `MaglevPool`. */
@@ -243,6 +245,7 @@ export class DatapathTarget implements ReconcileTarget<VipPlan> {
       const text = listenerKeyText(l);
       if (!this.owners.has(text)) this.dp.deleteListener(l);
     }
+    this.dp.pruneBackends();
     this.restoredBackends.clear();
     this.restoredByAddress.clear();
   }

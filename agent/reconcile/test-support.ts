@@ -71,6 +71,12 @@ export class FakeDatapath implements DatapathPort {
     this.setBackendsOf(l, backends);
   }
 
+  pruneBackends(): number[] {
+    const cleared = [...this.backends].filter(([, b]) => b.refs === 0).map(([id]) => id);
+    for (const id of cleared) this.backends.delete(id);
+    return cleared.sort((a, b) => a - b);
+  }
+
   writeTables(tables: ReadonlyMap<number, Uint32Array>): void {
     for (const [id, t] of tables) {
       if (!this.tables.has(id)) throw new Error(`no listener ${id}`);

@@ -57,13 +57,16 @@ struct tb_vip_filter {
 };
 _Static_assert(sizeof(struct tb_vip_filter) == TB_VIP_FILTER_WORDS * 8, "tb_vip_filter");
 
-/* tb_listeners: ARRAY indexed by listener id. */
+/* tb_listeners: ARRAY indexed by listener id. `gen` changes each time the id is given to a
+ * new listener, so a cached flow (struct tb_conn) of an earlier listener with the same id
+ * is recognised as stale. */
 #define TB_LISTENER_F_ACTIVE 0x1       /* slot in use */
 #define TB_LISTENER_F_SRC_AFFINITY 0x2 /* hash the source address only */
 #define TB_LISTENER_F_CIDR_FILTER 0x4  /* only sources in tb_cidr4/6 for this id are allowed */
 struct tb_listener {
 	__u32 flags;
-	__u32 pad;
+	__u16 gen;
+	__u16 pad;
 };
 _Static_assert(sizeof(struct tb_listener) == 8, "tb_listener");
 
@@ -104,7 +107,7 @@ _Static_assert(sizeof(struct tb_backend) == 20, "tb_backend");
 
 /* ---- connection cache ------------------------------------------------------------- */
 
-/* tb_conn4 / tb_conn6: LRU_HASH (BPF_F_NO_COMMON_LRU), flow -> struct tb_conn. */
+/* tb_conn4_v2 / tb_conn6_v2: LRU_HASH (BPF_F_NO_COMMON_LRU), flow -> struct tb_conn. */
 struct tb_flow4 {
 	__be32 src;
 	__be32 dst;
@@ -125,10 +128,15 @@ struct tb_flow6 {
 };
 _Static_assert(sizeof(struct tb_flow6) == 40, "tb_flow6");
 
+/* A cached flow names its listener too, so that a hit needs no listener lookup; it is
+ * valid while tb_listeners[listener_id] is active with the same gen. */
 struct tb_conn {
 	__u32 backend_id;
+	__u16 listener_id;
+	__u16 gen; /* tb_listener.gen when the flow was cached */
 };
-_Static_assert(sizeof(struct tb_conn) == 4, "tb_conn");
+_Static_assert(sizeof(struct tb_conn) == 8, "tb_conn");
+_Static_assert(TB_MAX_LISTENERS <= 65536, "listener ids must fit tb_conn.listener_id");
 
 /* ---- node configuration ----------------------------------------------------------- */
 
@@ -146,9 +154,25 @@ struct tb_config {
 	__u64 flood_window_ns;   /* SYN-flood guard window */
 	__u64 flood_cooldown_ns; /* stay stateless this long after the last window over the limit */
 	__u32 flood_threshold;   /* new flows per CPU per window; 0 = guard off */
-	__u32 pad;
+	__u16 nh_ttl_ms; /* reuse a FIB answer (tb_nexthop) this long; 0 = ask the FIB every packet */
+	__u16 nh_gen;    /* bumped by the agent to drop every cached FIB answer at once */
 };
 _Static_assert(sizeof(struct tb_config) == 64, "tb_config");
+
+/* tb_nexthop: PERCPU_ARRAY by backend id, written only by the program: the last FIB answer
+ * for the backend, valid for packets from `ingress_ifindex` while `addr` is still the
+ * backend's address, `cfg_gen` is tb_config.nh_gen and the coarse clock is before
+ * `expires_ns`. */
+struct tb_nexthop {
+	__u8 addr[16];
+	__u32 mac[3]; /* destination then source MAC, as the Ethernet header holds them */
+	__u32 ifindex;
+	__u32 ingress_ifindex;
+	__u16 cfg_gen;
+	__u16 pad;
+	__u64 expires_ns;
+};
+_Static_assert(sizeof(struct tb_nexthop) == 48, "tb_nexthop");
 
 /* tb_flood: PERCPU_ARRAY with one element, written only by the program. */
 struct tb_flood_state {
@@ -191,10 +215,11 @@ enum tb_global_counter {
 	TB_G_CACHE_MISS,    /* new flow hashed through the table (SYN or lookup miss) */
 	TB_G_FLOOD_ENTER,   /* times a CPU entered flood (stateless) mode */
 	TB_G_FLOOD_STATELESS, /* new flows not inserted into the cache because of flood mode */
-	TB_G_FIB_OK,        /* next hop from bpf_fib_lookup */
+	TB_G_FIB_OK,        /* next hop from bpf_fib_lookup (asked now) */
 	TB_G_FIB_FALLBACK,  /* next hop from the configured fallback */
 	TB_G_MALFORMED,     /* truncated / inconsistent headers (passed) */
 	TB_G_DROP_UNCLASSIFIABLE, /* fragment / IPv6 extension header addressed to a VIP */
+	TB_G_FIB_CACHED,    /* next hop from tb_nexthop (a FIB answer younger than nh_ttl_ms) */
 	TB_G_COUNTERS_USED,
 	TB_G_COUNTERS = 16
 };
