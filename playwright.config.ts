@@ -11,6 +11,9 @@ export default defineConfig({
     { name: "foundation", testMatch: "foundation.spec.ts" },
     { name: "load-balancers", testMatch: "load-balancers.spec.ts", dependencies: ["foundation"] },
     { name: "certificates", testMatch: "certificates.spec.ts", dependencies: ["load-balancers"] },
+    { name: "live-views", testMatch: "live.spec.ts", dependencies: ["certificates"] },
+    // Its own server and testbed (root only; skipped otherwise), independent of the shared database.
+    { name: "live-testbed", testMatch: "live-testbed.spec.ts" },
   ],
   outputDir: "test-results/artifacts",
   fullyParallel: false,

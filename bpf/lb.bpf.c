@@ -90,7 +90,7 @@ struct {
 	__type(key, __u32);
 	__type(value, struct tb_listener);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
-} tb_listeners SEC(".maps");
+} tb_listeners_v2 SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
@@ -119,14 +119,6 @@ struct {
 	__type(value, struct tb_maglev_table);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } tb_maglev SEC(".maps");
-
-struct {
-	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(max_entries, TB_MAX_LISTENERS);
-	__type(key, __u32);
-	__type(value, __u32);
-	__uint(pinning, LIBBPF_PIN_BY_NAME);
-} tb_table_sel SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
@@ -163,6 +155,13 @@ struct {
 	__type(value, struct tb_config);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } tb_config SEC(".maps");
+
+/* The program's copy of tb_config: a global in an internal map of its own (".data.tb_config";
+ * libbpf makes it memory-mappable, so the value is page-aligned: one cache line), addressed
+ * directly: no lookup and no NULL check per packet. The agent writes tb_config (pinned: what
+ * a restart restores from), then this copy; a newly loaded program's copy is filled from
+ * tb_config before it is attached. */
+struct tb_config tb_cfg SEC(".data.tb_config");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
@@ -202,7 +201,7 @@ struct {
 	__type(key, __u32);
 	__type(value, struct tb_global_stats);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
-} tb_stats_glb SEC(".maps");
+} tb_stats_glb_v2 SEC(".maps");
 
 /* ---- per-packet state ------------------------------------------------------------- */
 
@@ -538,7 +537,7 @@ static __always_inline struct tb_conn *tb_cached(struct tb_conn *conn, __u32 *id
 	if (!conn)
 		return NULL;
 	lid = conn->listener_id;
-	rec = bpf_map_lookup_elem(&tb_listeners, &lid);
+	rec = bpf_map_lookup_elem(&tb_listeners_v2, &lid);
 	if (!rec || !(rec->flags & TB_LISTENER_F_ACTIVE) || rec->gen != conn->gen)
 		return NULL; /* the listener is gone, or its id went to another listener since */
 	*id = lid;
@@ -557,7 +556,7 @@ static __always_inline int tb_forward(struct xdp_md *ctx, struct tb_pkt *p,
 				      struct tb_flow6 *flow6, __u32 id, struct tb_listener *l,
 				      struct tb_conn *hit, struct tb_conn *cur)
 {
-	__u32 zero = 0, backend_id, tidx, *sel;
+	__u32 backend_id, tidx;
 	struct tb_listener_stats *ls;
 	struct tb_config *cfg;
 	struct tb_backend *be = NULL;
@@ -566,8 +565,8 @@ static __always_inline int tb_forward(struct xdp_md *ctx, struct tb_pkt *p,
 	int hashed = 0;
 
 	ls = bpf_map_lookup_elem(&tb_stats_lsn, &id);
-	cfg = bpf_map_lookup_elem(&tb_config, &zero);
-	if (!ls || !cfg)
+	cfg = &tb_cfg;
+	if (!ls)
 		return XDP_PASS;
 	ls->packets++;
 	ls->bytes += p->frame_len;
@@ -605,10 +604,7 @@ static __always_inline int tb_forward(struct xdp_md *ctx, struct tb_pkt *p,
 	p->hash = flow4 ? tb_hash4(flow4, l->flags & TB_LISTENER_F_SRC_AFFINITY) :
 			  tb_hash6(flow6, l->flags & TB_LISTENER_F_SRC_AFFINITY);
 	hashed = 1;
-	sel = bpf_map_lookup_elem(&tb_table_sel, &id);
-	if (!sel)
-		return XDP_PASS;
-	tidx = id * 2 + (*sel & 1);
+	tidx = id * 2 + (l->table_sel & 1);
 	table = bpf_map_lookup_elem(&tb_maglev, &tidx);
 	if (!table)
 		return XDP_PASS;
@@ -749,7 +745,7 @@ static __always_inline int tb_handle_v4(struct xdp_md *ctx, struct tb_pkt *p, st
 		if (id == TB_NO_LISTENER)
 			return XDP_PASS;
 	}
-	l = bpf_map_lookup_elem(&tb_listeners, &id);
+	l = bpf_map_lookup_elem(&tb_listeners_v2, &id);
 	if (!l || !(l->flags & TB_LISTENER_F_ACTIVE))
 		return XDP_PASS;
 forward: /* one call site: tb_forward is inlined once */
@@ -851,7 +847,7 @@ static __noinline int tb_handle_v6(struct xdp_md *ctx, struct tb_pkt *p, __u32 l
 		if (id == TB_NO_LISTENER)
 			return XDP_PASS;
 	}
-	l = bpf_map_lookup_elem(&tb_listeners, &id);
+	l = bpf_map_lookup_elem(&tb_listeners_v2, &id);
 	if (!l || !(l->flags & TB_LISTENER_F_ACTIVE))
 		return XDP_PASS;
 forward:
@@ -875,7 +871,7 @@ int tb_lb(struct xdp_md *ctx)
 	int action = XDP_PASS;
 	__be16 proto;
 
-	g = bpf_map_lookup_elem(&tb_stats_glb, &zero);
+	g = bpf_map_lookup_elem(&tb_stats_glb_v2, &zero);
 	if (!g)
 		return XDP_PASS;
 	if (l3 > data_end)

@@ -1,8 +1,9 @@
 "use client";
-// The console's typed API client: tRPC over /api/trpc (superjson, batched) with react-query.
+// The console's typed API client: tRPC over /api/trpc (superjson, batched; subscriptions over
+// SSE) with react-query.
 // Only the router's TYPE is imported from the server; no server code reaches the browser.
 import { QueryCache, QueryClient, QueryClientProvider } from "@tanstack/react-query";
-import { TRPCClientError, createTRPCClient, httpBatchLink } from "@trpc/client";
+import { TRPCClientError, createTRPCClient, httpBatchLink, httpSubscriptionLink, splitLink } from "@trpc/client";
 import { createTRPCContext } from "@trpc/tanstack-react-query";
 import type { inferRouterOutputs } from "@trpc/server";
 import { useState, type ReactNode } from "react";
@@ -48,7 +49,14 @@ export function ApiProvider({ children }: { children: ReactNode }) {
   const [queryClient] = useState(makeQueryClient);
   const [trpcClient] = useState(() =>
     createTRPCClient<AppRouter>({
-      links: [httpBatchLink({ url: "/api/trpc", transformer: superjson })],
+      links: [
+        // Subscriptions (live views) over server-sent events; everything else batched.
+        splitLink({
+          condition: (op) => op.type === "subscription",
+          true: httpSubscriptionLink({ url: "/api/trpc", transformer: superjson }),
+          false: httpBatchLink({ url: "/api/trpc", transformer: superjson }),
+        }),
+      ],
     }),
   );
   return (

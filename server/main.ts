@@ -11,6 +11,7 @@ import { joinHandler } from "./hub/join";
 import { Jobs } from "./jobs/scheduler";
 import { AGENT_PATH } from "./protocol/agent";
 import { startDemoCluster, type DemoCluster } from "./demo";
+import { LiveFeed } from "./metrics/live";
 
 async function main() {
   const env = loadEnv();
@@ -45,7 +46,14 @@ async function main() {
     };
   }
 
-  const hub = new AgentHub(services.database, log.child({ part: "hub" }));
+  // Live console views: agents' metrics kept in memory, change cues shared through NOTIFY.
+  const live = new LiveFeed(services.database, log.child({ part: "live" }));
+  await live.start();
+  services.deps.live = live;
+  const hub = new AgentHub(services.database, log.child({ part: "hub" }), {
+    onMetrics: (nodeId, msg) => live.store.record(nodeId, msg),
+    onReported: live.agentReported,
+  });
   await hub.start();
   const jobs = new Jobs(services.database, services.auth, log.child({ part: "jobs" }));
   const unlistenJobs = await services.database.listen(CHANGES_CHANNEL, () => jobs.wake());
@@ -87,6 +95,7 @@ async function main() {
     try {
       await demo?.stop(); // agents and namespaces first, while the database is still open
       await hub.stop();
+      await live.stop(); // ends the console's open subscriptions so the HTTP server can drain
       await http.shutdown();
       await unlistenJobs();
       await jobs.stop();

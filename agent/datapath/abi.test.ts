@@ -39,18 +39,18 @@ const FLAGS = {
 // enum tb_global_counter names, in the order abi.GLOBAL_COUNTERS lists them
 const GLOBAL_ENUM = [
   "TB_G_PASS",
-  "TB_G_DROP",
   "TB_G_TX",
-  "TB_G_REDIRECT",
   "TB_G_CACHE_HIT",
+  "TB_G_FIB_FALLBACK",
+  "TB_G_FIB_CACHED",
+  "TB_G_REDIRECT",
   "TB_G_CACHE_MISS",
+  "TB_G_FIB_OK",
+  "TB_G_DROP",
   "TB_G_FLOOD_ENTER",
   "TB_G_FLOOD_STATELESS",
-  "TB_G_FIB_OK",
-  "TB_G_FIB_FALLBACK",
   "TB_G_MALFORMED",
   "TB_G_DROP_UNCLASSIFIABLE",
-  "TB_G_FIB_CACHED",
 ];
 
 function cProgram(): string {
@@ -122,7 +122,8 @@ describe("ABI: agent/datapath/abi.ts mirrors bpf/include", () => {
 
   it("global counter order", () => {
     GLOBAL_ENUM.forEach((name, i) => expect([name, c.constants[name]]).toEqual([name, i]));
-    expect(abi.GLOBAL_COUNTERS.length).toBe(GLOBAL_ENUM.length);
+    const enumName = (n: string) => `TB_G_${n.replace(/[A-Z]/g, (c) => `_${c}`).toUpperCase()}`;
+    expect(abi.GLOBAL_COUNTERS.map(enumName)).toEqual(GLOBAL_ENUM);
   });
 
   it("key and value encoders produce the sizes the header declares", () => {
@@ -134,8 +135,13 @@ describe("ABI: agent/datapath/abi.ts mirrors bpf/include", () => {
     expect(abi.cidrKey(6, 1, v6, 64).length).toBe(abi.LAYOUTS.tb_cidr_key6.size);
     expect(abi.encodeVip([]).length).toBe(abi.LAYOUTS.tb_vip.size);
     expect(abi.encodeBackend(4, v4).length).toBe(abi.LAYOUTS.tb_backend.size);
-    expect(abi.encodeListener(1, 7).length).toBe(abi.LAYOUTS.tb_listener.size);
-    expect(abi.decodeListener(abi.encodeListener(5, 0x1_0003))).toEqual({ flags: 5, gen: 3 });
+    expect(abi.encodeListener(1, 7, 0).length).toBe(abi.LAYOUTS.tb_listener.size);
+    expect(abi.decodeListener(abi.encodeListener(5, 0x1_0003, 1))).toEqual({
+      flags: 5,
+      gen: 3,
+      tableSel: 1,
+    });
+    expect(() => abi.encodeListener(0x1_0000, 0, 0)).toThrow(/16 bits/);
     expect(abi.encodeConn(9, 4095, 65535).length).toBe(abi.LAYOUTS.tb_conn.size);
     expect(abi.decodeConn(abi.encodeConn(9, 4095, 65535))).toEqual({
       backendId: 9,

@@ -29,8 +29,24 @@ export const CFG_F_FALLBACK = 0x2;
 export const IPPROTO_TCP = 6;
 export const IPPROTO_UDP = 17;
 
-/** enum tb_global_counter, in order. */
+/** enum tb_global_counter, in order (tb_stats_glb_v2). */
 export const GLOBAL_COUNTERS = [
+  "pass",
+  "tx",
+  "cacheHit",
+  "fibFallback",
+  "fibCached",
+  "redirect",
+  "cacheMiss",
+  "fibOk",
+  "drop",
+  "floodEnter",
+  "floodStateless",
+  "malformed",
+  "dropUnclassifiable",
+] as const;
+/** The same counters in the order of the pinned map of the previous layout (tb_stats_glb). */
+export const GLOBAL_COUNTERS_V1: readonly GlobalCounter[] = [
   "pass",
   "drop",
   "tx",
@@ -44,7 +60,7 @@ export const GLOBAL_COUNTERS = [
   "malformed",
   "dropUnclassifiable",
   "fibCached",
-] as const;
+];
 export type GlobalCounter = (typeof GLOBAL_COUNTERS)[number];
 export const TB_G_COUNTERS = 16;
 
@@ -66,7 +82,7 @@ export const LAYOUTS = {
   tb_port_range: { size: 12, fields: { first: 0, last: 2, proto: 4, listener_id: 8 } },
   tb_vip: { size: 8 + 12 * TB_MAX_RANGES_PER_VIP, fields: { n_ranges: 0, ranges: 8 } },
   tb_vip_filter: { size: 8 * TB_VIP_FILTER_WORDS, fields: { bits: 0 } },
-  tb_listener: { size: 8, fields: { flags: 0, gen: 4 } },
+  tb_listener: { size: 8, fields: { flags: 0, gen: 2, table_sel: 4 } },
   tb_cidr_key4: { size: 12, fields: { prefixlen: 0, listener_id: 4, addr: 8 } },
   tb_cidr_key6: { size: 24, fields: { prefixlen: 0, listener_id: 4, addr: 8 } },
   tb_maglev_table: { size: 4 * TB_MAGLEV_SIZE, fields: { backend: 0 } },
@@ -278,15 +294,32 @@ export function encodeVipFilter(vips: ReadonlyArray<{ family: Family; addr: Buff
   return b;
 }
 
-/** tb_listener: `gen` (u16) tells a listener from earlier holders of the same id. */
-export function encodeListener(flags: number, gen: number): Buffer {
+/**
+ * tb_listener (tb_listeners_v2): `gen` (u16) tells a listener from earlier holders of the same
+ * id; `tableSel` (0/1) is the active Maglev buffer.
+ */
+export function encodeListener(flags: number, gen: number, tableSel: number): Buffer {
+  if (flags >>> 16) throw new Error(`listener flags ${flags} do not fit 16 bits`);
   const b = Buffer.alloc(8);
-  b.writeUInt32LE(flags, 0);
-  b.writeUInt16LE(gen & 0xffff, 4);
+  b.writeUInt16LE(flags, 0);
+  b.writeUInt16LE(gen & 0xffff, 2);
+  b.writeUInt32LE(tableSel & 1, 4);
   return b;
 }
 
-export function decodeListener(b: Buffer, offset = 0): { flags: number; gen: number } {
+export function decodeListener(
+  b: Buffer,
+  offset = 0,
+): { flags: number; gen: number; tableSel: number } {
+  return {
+    flags: b.readUInt16LE(offset),
+    gen: b.readUInt16LE(offset + 2),
+    tableSel: b.readUInt32LE(offset + 4) & 1,
+  };
+}
+
+/** The previous layout (tb_listeners: u32 flags, u16 gen, u16 pad), for the upgrade. */
+export function decodeListenerV1(b: Buffer, offset = 0): { flags: number; gen: number } {
   return { flags: b.readUInt32LE(offset), gen: b.readUInt16LE(offset + 4) };
 }
 

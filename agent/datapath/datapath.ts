@@ -5,7 +5,7 @@
 import fs from "node:fs";
 import * as abi from "./abi";
 import { attachXdp, detachXdp, linkPinPath, type AttachResult, type XdpMode } from "./attach";
-import { BpfObject, MappedArray, TestRunner, isBpffs, type BpfMap } from "./bpf-object";
+import { BpfMap, BpfObject, MappedArray, TestRunner, isBpffs } from "./bpf-object";
 import { bpfObjectPath } from "./build";
 import { BpfError, check, libbpf } from "./libbpf";
 
@@ -94,7 +94,10 @@ export interface DatapathStats {
 const DEFAULT_NEXT_HOP_CACHE_MS = 100;
 
 /** Pins of maps an earlier layout used (see bpf/README.md, ABI rules); removed on open. */
-const STALE_PINS = ["tb_conn4", "tb_conn6"];
+/** The program's copy of tb_config: an internal map named after its ELF section. */
+const CONFIG_COPY = ".data.tb_config";
+
+const STALE_PINS = ["tb_conn4", "tb_conn6", "tb_stats_glb", "tb_listeners", "tb_table_sel"];
 
 const PROTO: Record<Protocol, number> = { tcp: abi.IPPROTO_TCP, udp: abi.IPPROTO_UDP };
 const PROTO_NAME: Record<number, Protocol> = { 6: "tcp", 17: "udp" };
@@ -152,7 +155,7 @@ export class Datapath {
     this.cpus = libbpf().numPossibleCpus();
     const tables = mapInfo(this.m("tb_maglev"));
     this.tableSize = tables.valueSize / 4;
-    this.maxListeners = mapInfo(this.m("tb_listeners")).maxEntries;
+    this.maxListeners = mapInfo(this.m("tb_listeners_v2")).maxEntries;
     this.maxBackends = mapInfo(this.m("tb_backends")).maxEntries;
     this.activeTable = new Uint8Array(this.maxListeners);
     this.tables = new MappedArray(this.m("tb_maglev"), tables.valueSize, tables.maxEntries);
@@ -168,15 +171,16 @@ export class Datapath {
     if (!Number.isInteger(maxListeners) || maxListeners < 1 || maxListeners > 65536) {
       throw new Error(`maxListeners must be 1..65536 (a cached flow holds a 16-bit listener id)`);
     }
-    const restored = fs.existsSync(`${opts.pinDir}/tb_listeners`);
+    const restored =
+      fs.existsSync(`${opts.pinDir}/tb_listeners_v2`) ||
+      fs.existsSync(`${opts.pinDir}/tb_listeners`); // the previous layout, migrated below
     const load = () =>
       BpfObject.load(opts.objectPath ?? bpfObjectPath("lb"), {
         pinRoot: opts.pinDir,
         maxEntries: {
           tb_listen4: maxListeners,
           tb_listen6: maxListeners,
-          tb_listeners: maxListeners,
-          tb_table_sel: maxListeners,
+          tb_listeners_v2: maxListeners,
           tb_stats_lsn: maxListeners,
           tb_maglev: 2 * maxListeners,
           tb_backends: maxBackends,
@@ -200,7 +204,15 @@ export class Datapath {
     }
     const dp = new Datapath(obj, opts.pinDir, restored);
     try {
+      dp.migrateListeners();
       if (restored) dp.restoreState();
+    } catch (e) {
+      obj.close();
+      throw e;
+    }
+    try {
+      dp.migrateGlobalStats();
+      dp.loadConfigCopy(); // before attach(): the program never forwards with an empty copy
     } catch (e) {
       obj.close();
       throw e;
@@ -261,7 +273,22 @@ export class Datapath {
         cooldownNs: BigInt(Math.round(flood.cooldownMs * 1e6)),
       },
     });
+    this.writeConfig(value);
+  }
+
+  /**
+   * tb_config (pinned: what a restart restores from), then the program's own copy that it reads
+   * per packet (".data.tb_config", see lb.bpf.c).
+   */
+  private writeConfig(value: Buffer): void {
     this.m("tb_config").update(abi.u32(0), value);
+    this.m(CONFIG_COPY).update(abi.u32(0), value);
+  }
+
+  /** A newly loaded program's copy of the configuration := the pinned tb_config. */
+  private loadConfigCopy(): void {
+    const cfg = Buffer.alloc(abi.LAYOUTS.tb_config.size);
+    if (this.m("tb_config").lookup(abi.u32(0), cfg)) this.m(CONFIG_COPY).update(abi.u32(0), cfg);
   }
 
   /** Drops every cached FIB answer (tb_nexthop) at once, e.g. after a routing change. */
@@ -270,7 +297,7 @@ export class Datapath {
     const cfg = Buffer.alloc(abi.LAYOUTS.tb_config.size);
     this.m("tb_config").lookup(abi.u32(0), cfg);
     cfg.writeUInt16LE((this.nextHopGen() + 1) & 0xffff, abi.LAYOUTS.tb_config.fields.nh_gen);
-    this.m("tb_config").update(abi.u32(0), cfg);
+    this.writeConfig(cfg);
   }
 
   private nextHopGen(): number {
@@ -335,7 +362,7 @@ export class Datapath {
       abi.LISTENER_F_ACTIVE |
       (spec.affinity === "source-ip" ? abi.LISTENER_F_SRC_AFFINITY : 0) |
       (newKeys.size ? abi.LISTENER_F_CIDR_FILTER : 0);
-    this.m("tb_listeners").update(abi.u32(st.id), abi.encodeListener(st.flags, st.gen));
+    this.writeListener(st.id, st.flags, st.gen);
     for (const [textCidr, k] of st.cidrKeys) if (!newKeys.has(textCidr)) lpm.delete(k);
     st.cidrKeys = newKeys;
 
@@ -354,7 +381,7 @@ export class Datapath {
     if (!st) return false;
     this.listeners.delete(text);
     this.unpublish(st);
-    this.m("tb_listeners").update(abi.u32(st.id), abi.encodeListener(0, st.gen));
+    this.writeListener(st.id, 0, st.gen);
     const lpm = this.m(st.family === 4 ? "tb_cidr4" : "tb_cidr6");
     for (const k of st.cidrKeys.values()) lpm.delete(k);
     this.setListenerBackendsOf(st, []);
@@ -423,8 +450,8 @@ export class Datapath {
     this.assertOpen();
     const n = tables.size;
     if (n === 0) return;
-    const selKeys = Buffer.alloc(4 * n);
-    const selValues = Buffer.alloc(4 * n);
+    const keys = Buffer.alloc(4 * n);
+    const values = Buffer.alloc(8 * n);
     let i = 0;
     for (const [id, table] of tables) {
       if (!this.byId.has(id)) throw new Error(`no listener ${id}`);
@@ -435,11 +462,13 @@ export class Datapath {
       }
       const next = this.activeTable[id]! ^ 1;
       this.tables.u32(id * 2 + next).set(table);
-      selKeys.writeUInt32LE(id, i * 4);
-      selValues.writeUInt32LE(next, i * 4);
+      const st = this.byId.get(id)!;
+      keys.writeUInt32LE(id, i * 4);
+      abi.encodeListener(st.flags, st.gen, next).copy(values, i * 8);
       i++;
     }
-    this.m("tb_table_sel").updateBatch(selKeys, selValues, n);
+    // the flips: each listener's entry as it stands, with the other buffer active
+    this.m("tb_listeners_v2").updateBatch(keys, values, n);
     for (const id of tables.keys()) this.activeTable[id] = this.activeTable[id]! ^ 1;
   }
 
@@ -455,7 +484,7 @@ export class Datapath {
   readStats(): DatapathStats {
     this.assertOpen();
     const cpus = this.cpus;
-    const g = this.m("tb_stats_glb").readArray(1, abi.perCpuStride(128, cpus));
+    const g = this.m("tb_stats_glb_v2").readArray(1, abi.perCpuStride(128, cpus));
     const gs = abi.sumPerCpu(g, 0, 128, cpus, abi.GLOBAL_COUNTERS.length);
     const global = Object.fromEntries(abi.GLOBAL_COUNTERS.map((n, i) => [n, gs[i]!])) as Record<
       abi.GlobalCounter,
@@ -560,13 +589,12 @@ export class Datapath {
    */
   private resetListenerSlot(id: number): number {
     const prev = Buffer.alloc(abi.LAYOUTS.tb_listener.size);
-    const gen = this.m("tb_listeners").lookup(abi.u32(id), prev)
+    const gen = this.m("tb_listeners_v2").lookup(abi.u32(id), prev)
       ? (abi.decodeListener(prev).gen + 1) & 0xffff
       : 0;
     this.tables.u32(id * 2).fill(abi.TB_NO_BACKEND);
     this.tables.u32(id * 2 + 1).fill(abi.TB_NO_BACKEND);
-    this.m("tb_table_sel").update(abi.u32(id), abi.u32(0));
-    this.activeTable[id] = 0;
+    this.activeTable[id] = 0; // written with the listener's entry
     this.m("tb_stats_lsn").update(abi.u32(id), Buffer.alloc(abi.perCpuStride(64, this.cpus)));
     return gen;
   }
@@ -674,10 +702,90 @@ export class Datapath {
     if (bitCleared) this.writeVipFilter(); // last: after the VIP's entries are gone
   }
 
+  /**
+   * Carries the global counters of a pinned tb_stats_glb (the previous counter order) over into
+   * a fresh tb_stats_glb_v2, so an upgrade does not reset them. Counts the old program makes
+   * between open() and attach() are not carried over.
+   */
+  private migrateGlobalStats(): void {
+    const path = `${this.pinDir}/tb_stats_glb`;
+    if (!fs.existsSync(path)) return;
+    const cpus = this.cpus;
+    const stride = abi.perCpuStride(128, cpus);
+    const next = this.m("tb_stats_glb_v2");
+    if (next.readArray(1, stride).some((b) => b !== 0)) return; // already carried over
+    const fd = check(`open ${path}`, libbpf().objGet(path));
+    try {
+      const old = new BpfMap("tb_stats_glb", fd).readArray(1, stride);
+      const out = Buffer.alloc(stride);
+      const slot = new Map<string, number>(abi.GLOBAL_COUNTERS.map((n, i) => [n, i]));
+      for (let cpu = 0; cpu < cpus; cpu++) {
+        abi.GLOBAL_COUNTERS_V1.forEach((name, i) => {
+          const v = old.readBigUInt64LE(cpu * 128 + i * 8);
+          out.writeBigUInt64LE(v, cpu * 128 + slot.get(name)! * 8);
+        });
+      }
+      next.update(abi.u32(0), out);
+    } finally {
+      libbpf().close(fd);
+    }
+  }
+
+  /** tb_listeners_v2[id] := flags, gen and the active buffer as this process knows it. */
+  private writeListener(id: number, flags: number, gen: number): void {
+    this.m("tb_listeners_v2").update(
+      abi.u32(id),
+      abi.encodeListener(flags, gen, this.activeTable[id]!),
+    );
+  }
+
+  /**
+   * Fills a fresh tb_listeners_v2 from the previous layout's pins (tb_listeners: flags and gen;
+   * tb_table_sel: the active buffer), so an upgrade keeps every listener, its cached flows
+   * (same gen) and its active table.
+   */
+  private migrateListeners(): void {
+    const oldPath = `${this.pinDir}/tb_listeners`;
+    const selPath = `${this.pinDir}/tb_table_sel`;
+    if (!fs.existsSync(oldPath) || !fs.existsSync(selPath)) return;
+    const next = this.m("tb_listeners_v2");
+    const n = this.maxListeners;
+    if (next.readArray(n, 8).some((b) => b !== 0)) return; // already carried over
+    const lib = libbpf();
+    const oldFd = check(`open ${oldPath}`, lib.objGet(oldPath));
+    let selFd = -1;
+    try {
+      selFd = check(`open ${selPath}`, lib.objGet(selPath));
+      const oldMap = new BpfMap("tb_listeners", oldFd);
+      const selMap = new BpfMap("tb_table_sel", selFd);
+      const oldInfo = mapInfo(oldMap);
+      const selInfo = mapInfo(selMap);
+      if (oldInfo.valueSize !== 8 || selInfo.valueSize !== 4) {
+        throw new Error(
+          `${oldPath} / ${selPath}: values of ${oldInfo.valueSize} / ${selInfo.valueSize} bytes, ` +
+            `not the previous layout's 8 / 4: remove them, or restore with the build that made them`,
+        );
+      }
+      const count = Math.min(n, oldInfo.maxEntries, selInfo.maxEntries);
+      const old = oldMap.readArray(count, 8);
+      const sel = selMap.readArray(count, 4);
+      const keys = Buffer.alloc(4 * count);
+      const values = Buffer.alloc(8 * count);
+      for (let id = 0; id < count; id++) {
+        const { flags, gen } = abi.decodeListenerV1(old, id * 8);
+        keys.writeUInt32LE(id, id * 4);
+        abi.encodeListener(flags, gen, sel.readUInt32LE(id * 4)).copy(values, id * 8);
+      }
+      next.updateBatch(keys, values, count);
+    } finally {
+      lib.close(oldFd);
+      if (selFd >= 0) lib.close(selFd);
+    }
+  }
+
   /** Rebuilds the in-memory view from pinned maps left by an earlier run. */
   private restoreState(): void {
-    const flagsBuf = this.m("tb_listeners").readArray(this.maxListeners, 8);
-    const selBuf = this.m("tb_table_sel").readArray(this.maxListeners, 4);
+    const listenerBuf = this.m("tb_listeners_v2").readArray(this.maxListeners, 8);
     const found: Array<{
       id: number;
       family: abi.Family;
@@ -721,7 +829,7 @@ export class Datapath {
     }
     for (const f of found) {
       if (f.id >= this.maxListeners) continue;
-      const { flags, gen } = abi.decodeListener(flagsBuf, f.id * 8);
+      const { flags, gen, tableSel } = abi.decodeListener(listenerBuf, f.id * 8);
       const protocol = PROTO_NAME[f.proto];
       if (!(flags & abi.LISTENER_F_ACTIVE) || !protocol) continue;
       const st: ListenerState = {
@@ -734,7 +842,7 @@ export class Datapath {
         cidrKeys: new Map(),
         backendIds: new Set(),
       };
-      this.activeTable[f.id] = selBuf.readUInt32LE(f.id * 4) & 1;
+      this.activeTable[f.id] = tableSel;
       this.listeners.set(keyText(st.key), st);
       this.index(st); // the pinned pre-filter already has its bit
     }

@@ -3,11 +3,15 @@
 // pins and swaps its program into the same link. Also: next hop from the kernel FIB.
 // Runs in a private bpffs and a network namespace of its own.
 import { execFileSync } from "node:child_process";
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import * as abi from "./abi";
 import { ifIndex } from "./attach";
+import { BpfObject } from "./bpf-object";
 import { Datapath, type ListenerSpec } from "./datapath";
-import { xdpActionName } from "./libbpf";
+import { libbpf, xdpActionName } from "./libbpf";
 import { withNetns } from "./netns";
 import { TCP_ACK, TCP_SYN, buildPacket, expectedEncap, type PacketSpec } from "./packet";
 import { NOT_ROOT_REASON, isRoot, mountPrivateBpffs, type PrivateBpffs } from "./test-support";
@@ -210,6 +214,134 @@ describe.skipIf(!isRoot)(
         dp2.map("tb_backends").lookup(abi.u32(drained.id), raw);
         expect(raw[abi.LAYOUTS.tb_backend.fields.family]).toBe(abi.FAMILY_NONE);
         expect(dp2.pruneBackends()).toEqual([]);
+      } finally {
+        dp2.close();
+      }
+    });
+
+    it("an upgrade carries the global counters of the previous layout (tb_stats_glb) over and removes its pin", () => {
+      const dir = `${bpffs.dir}/glbv1`;
+      const cpus = libbpf().numPossibleCpus();
+      const dp1 = Datapath.open({ ...opts(), pinDir: dir });
+      // counters as the previous program laid them out: old index i on CPU c holds 10(i+1)+c
+      const old = Buffer.alloc(abi.perCpuStride(128, cpus));
+      for (let c = 0; c < cpus; c++)
+        abi.GLOBAL_COUNTERS_V1.forEach((_, i) =>
+          old.writeBigUInt64LE(BigInt(10 * (i + 1) + c), c * 128 + i * 8),
+        );
+      const glb = dp1.map("tb_stats_glb_v2");
+      glb.update(abi.u32(0), old);
+      expect(libbpf().objPin(glb.fd, `${dir}/tb_stats_glb`)).toBe(0);
+      fs.rmSync(`${dir}/tb_stats_glb_v2`); // as if the previous build had left only its own
+      dp1.close();
+
+      const dp2 = Datapath.open({ ...opts(), pinDir: dir });
+      try {
+        const g = dp2.readStats().global;
+        abi.GLOBAL_COUNTERS_V1.forEach((name, i) => {
+          const want = BigInt(cpus * 10 * (i + 1) + (cpus * (cpus - 1)) / 2);
+          expect([name, g[name]]).toEqual([name, want]);
+        });
+        expect(fs.existsSync(`${dir}/tb_stats_glb`)).toBe(false);
+        const r = dp2
+          .testRunner()
+          .run(
+            buildPacket({ src: "198.18.9.1", dst: "198.18.9.2", proto: 17, sport: 1, dport: 2 }),
+          );
+        expect(xdpActionName(r.action)).toBe("PASS");
+        expect(dp2.readStats().global.pass).toBe(g.pass + 1n);
+      } finally {
+        dp2.close();
+      }
+    });
+
+    it("an upgrade from tb_listeners + tb_table_sel keeps listeners, their generation and active table", () => {
+      const dir = `${bpffs.dir}/lsnv1`;
+      const o = { ...opts(), pinDir: dir };
+      const dp1 = Datapath.open(o);
+      dp1.configure({ nodeV4: "198.18.200.1", fallback: FALLBACK });
+      const web = { vip: "198.19.8.1", protocol: "tcp", port: 80 } as const;
+      const backends = [
+        { id: 1, address: "198.18.210.1" },
+        { id: 2, address: "198.18.210.2" },
+      ];
+      dp1.upsertListener({ ...web, backends }); // id 0, gen 0, then deleted: the id's gen moves on
+      dp1.deleteListener(web);
+      const id = dp1.upsertListener({ ...web, backends });
+      dp1.writeTables(new Map([[id, new Uint32Array(dp1.tableSize).fill(2)]])); // buffer 1 active
+      const flow: PacketSpec = {
+        src: "198.18.9.7",
+        dst: web.vip,
+        proto: 6,
+        sport: 5555,
+        dport: 80,
+      };
+      expect(
+        xdpActionName(dp1.testRunner().run(buildPacket({ ...flow, tcpFlags: TCP_SYN })).action),
+      ).toBe("TX");
+      const raw = Buffer.alloc(8);
+      dp1.map("tb_listeners_v2").lookup(abi.u32(id), raw);
+      const was = abi.decodeListener(raw);
+      expect(was).toMatchObject({ flags: abi.LISTENER_F_ACTIVE, tableSel: 1 });
+      expect(was.gen).toBeGreaterThan(0); // a lost gen (0) would make the cached flow stale
+      dp1.close();
+
+      // What the previous build pinned: the listener records and selectors in maps of their own.
+      const src = path.join(fs.mkdtempSync(path.join(os.tmpdir(), "tb-v1maps-")), "v1.bpf.c");
+      fs.writeFileSync(
+        src,
+        `#include <linux/bpf.h>
+#include <bpf/bpf_helpers.h>
+struct { __uint(type, BPF_MAP_TYPE_ARRAY); __uint(max_entries, 1); __type(key, __u32);
+  __type(value, __u64); __uint(pinning, LIBBPF_PIN_BY_NAME); } tb_listeners SEC(".maps");
+struct { __uint(type, BPF_MAP_TYPE_ARRAY); __uint(max_entries, 1); __type(key, __u32);
+  __type(value, __u32); __uint(pinning, LIBBPF_PIN_BY_NAME); } tb_table_sel SEC(".maps");
+SEC("xdp") int v1(struct xdp_md *ctx) { return XDP_PASS; }
+char LICENSE[] SEC("license") = "GPL";
+`,
+      );
+      const objPath = src.replace(/\.c$/, ".o");
+      execFileSync("clang", [
+        "-O2",
+        "-g", // BTF: libbpf needs it for BTF-defined maps
+        "-target",
+        "bpf",
+        `-I/usr/include/${process.arch === "arm64" ? "aarch64" : "x86_64"}-linux-gnu`,
+        "-c",
+        src,
+        "-o",
+        objPath,
+      ]);
+      const v1 = BpfObject.load(objPath, {
+        pinRoot: dir,
+        maxEntries: { tb_listeners: o.maxListeners, tb_table_sel: o.maxListeners },
+      });
+      const old = Buffer.alloc(8); // { u32 flags; u16 gen; u16 pad }
+      old.writeUInt32LE(was.flags, 0);
+      old.writeUInt16LE(was.gen, 4);
+      v1.map("tb_listeners").update(abi.u32(id), old);
+      v1.map("tb_table_sel").update(abi.u32(id), abi.u32(1));
+      v1.close();
+      fs.rmSync(path.dirname(src), { recursive: true });
+      fs.rmSync(`${dir}/tb_listeners_v2`);
+
+      const dp2 = Datapath.open(o);
+      try {
+        expect(dp2.restored).toBe(true);
+        expect(dp2.listListeners().map((l) => [l.id, l.vip, l.port])).toEqual([[id, web.vip, 80]]);
+        expect(dp2.readTable(id).every((b) => b === 2)).toBe(true);
+        expect(fs.existsSync(`${dir}/tb_listeners`) || fs.existsSync(`${dir}/tb_table_sel`)).toBe(
+          false,
+        );
+        const run = (spec: PacketSpec) => dp2.testRunner().run(buildPacket(spec));
+        // the cached flow is still this listener's (same gen): a hit
+        const s0 = dp2.readStats();
+        expect(xdpActionName(run({ ...flow, tcpFlags: TCP_ACK }).action)).toBe("TX");
+        expect(dp2.readStats().global.cacheHit - s0.global.cacheHit).toBe(1n);
+        // a new flow reads the active buffer (buffer 0 holds no backend: it would be dropped)
+        const syn = run({ ...flow, sport: 5556, tcpFlags: TCP_SYN });
+        expect(xdpActionName(syn.action)).toBe("TX");
+        expect(syn.data.subarray(30, 34)).toEqual(Buffer.from([198, 18, 210, 2]));
       } finally {
         dp2.close();
       }

@@ -10,6 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { FrrApplier } from "./apply";
 import { FrrError, FrrInstance } from "./instance";
 import { renderFrrConfig, type FrrConfigInput } from "./render";
+import { VtySession } from "./vty";
 
 const run = promisify(execFile);
 
@@ -194,6 +195,35 @@ describe.skipIf(process.getuid?.() !== 0)(
       for (const pid of router!.processIds.values()) expect(nodePids.has(pid)).toBe(false);
     });
 
+    it("talks to a daemon's vty socket directly: batches run in order, a refused command names itself", async () => {
+      const session = await VtySession.open(node!.vtySocketDir, "staticd");
+      try {
+        await expect(
+          session.runAll([
+            "configure terminal",
+            "ip route 198.19.250.99/32 blackhole tag 4242",
+            "bogus command",
+            "end",
+          ]),
+        ).rejects.toThrow(/staticd refused "bogus command" \(status \d+\)[\s\S]*Unknown command/);
+        // The daemon carried on with the rest of the batch (why a failed batch means "reload").
+        expect(await node!.vtysh("show running-config")).toContain(
+          "ip route 198.19.250.99/32 blackhole tag 4242",
+        );
+        await session.runAll([
+          "configure terminal",
+          "no ip route 198.19.250.99/32 blackhole tag 4242",
+          "end",
+        ]);
+        expect(await node!.vtysh("show running-config")).not.toContain("198.19.250.99");
+      } finally {
+        session.close();
+      }
+      await expect(
+        VtySession.open(path.join(os.tmpdir(), "tb-frrt-nowhere"), "bgpd"),
+      ).rejects.toThrow(/cannot reach bgpd .*is FRR running/);
+    });
+
     it("advertises both VIPs; the router installs them via the node within seconds", async () => {
       const result = await nodeApplier.apply(renderFrrConfig(nodeConfig([VIP_V4, VIP_V6])));
       expect(result.changed).toBe(true);
@@ -256,17 +286,17 @@ describe.skipIf(process.getuid?.() !== 0)(
       ).toBe(true);
     });
 
-    it("skips an unchanged config and collapses a burst into one reload of the latest", async () => {
-      const reloadsBefore = nodeApplier.reloads;
+    it("skips an unchanged config and collapses a burst into one apply of the latest", async () => {
+      const appliesBefore = nodeApplier.reloads + nodeApplier.vtyBatches;
       expect((await nodeApplier.apply(renderFrrConfig(nodeConfig([VIP_V6])))).changed).toBe(false);
-      expect(nodeApplier.reloads).toBe(reloadsBefore);
+      expect(nodeApplier.reloads + nodeApplier.vtyBatches).toBe(appliesBefore);
 
       const burst = [[VIP_V4], [VIP_V4, VIP_V6], ["198.19.250.11", VIP_V6]].map((vips) =>
         nodeApplier.apply(renderFrrConfig(nodeConfig(vips))),
       );
       const results = await Promise.all(burst);
       expect(results.every((r) => r.changed)).toBe(true);
-      expect(nodeApplier.reloads).toBe(reloadsBefore + 1);
+      expect(nodeApplier.reloads + nodeApplier.vtyBatches).toBe(appliesBefore + 1);
       const latest = renderFrrConfig(nodeConfig(["198.19.250.11", VIP_V6]));
       expect(await fs.readFile(path.join(node!.confDir, "frr.conf"), "utf8")).toBe(latest);
       const addMs = await waitFor(
@@ -274,9 +304,59 @@ describe.skipIf(process.getuid?.() !== 0)(
         async () => (await routes(NS_ROUTER, "-4", "198.19.250.11/32")).length === 1,
       );
       console.log(
-        `established session: reload took ${Math.round(results[0]!.durationMs)} ms, the new VIP reached the router ${Math.round(addMs)} ms later`,
+        `established session: apply (${results[0]!.method}) took ${Math.round(results[0]!.durationMs)} ms, the new VIP reached the router ${Math.round(addMs)} ms later`,
       );
       expect(await routes(NS_ROUTER, "-4", `${VIP_V4}/32`)).toEqual([]);
+    });
+
+    it("applies VIP-only changes over the vty sockets, without a reload, and keeps frr.conf equal to the running config", async () => {
+      const reloadsBefore = nodeApplier.reloads;
+      const vips = ["198.19.250.11", "198.19.250.21", "198.19.250.22", VIP_V6, "2001:db8:250::21"];
+      const t0 = performance.now();
+      const added = await nodeApplier.apply(renderFrrConfig(nodeConfig(vips)));
+      const applyMs = performance.now() - t0;
+      expect(added).toMatchObject({ changed: true, method: "vty" });
+      const routeMs = await waitFor("the three new VIPs on the router", async () => {
+        const v4 = await routes(NS_ROUTER, "-4", "198.19.250.22/32");
+        const v4b = await routes(NS_ROUTER, "-4", "198.19.250.21/32");
+        const v6 = await routes(NS_ROUTER, "-6", "2001:db8:250::21/128");
+        return v4.length === 1 && v4b.length === 1 && v6.length === 1;
+      });
+      // The running config holds exactly what the file says (a restarted FRR loads the same).
+      const running = await node!.vtysh("show running-config");
+      for (const line of [
+        "ip route 198.19.250.22/32 blackhole tag 4242",
+        "  network 198.19.250.22/32",
+        "  network 2001:db8:250::21/128",
+      ])
+        expect(running).toContain(line);
+      expect(await fs.readFile(path.join(node!.confDir, "frr.conf"), "utf8")).toBe(
+        renderFrrConfig(nodeConfig(vips)),
+      );
+
+      const t1 = performance.now();
+      const removed = await nodeApplier.apply(
+        renderFrrConfig(nodeConfig(["198.19.250.11", VIP_V6])),
+      );
+      const removeApplyMs = performance.now() - t1;
+      expect(removed.method).toBe("vty");
+      const withdrawMs = await waitFor("the three VIPs to leave the router", async () => {
+        const gone = await Promise.all([
+          routes(NS_ROUTER, "-4", "198.19.250.21/32"),
+          routes(NS_ROUTER, "-4", "198.19.250.22/32"),
+          routes(NS_ROUTER, "-6", "2001:db8:250::21/128"),
+        ]);
+        return gone.every((r) => r.length === 0);
+      });
+      expect(nodeApplier.reloads).toBe(reloadsBefore);
+      expect(await node!.vtysh("show running-config")).not.toContain("198.19.250.21");
+      console.log(
+        `vty sockets: add 3 VIPs ${Math.round(applyMs)} ms (no debounce wait after a quiet period) + ${Math.round(routeMs)} ms to the router; ` +
+          `withdraw 3 ${Math.round(removeApplyMs)} ms + ${Math.round(withdrawMs)} ms`,
+      );
+      // A few socket round trips and a file write: far below a reload's 1-3 s.
+      expect(applyMs).toBeLessThan(1000);
+      expect(removeApplyMs).toBeLessThan(1000);
     });
 
     it("refuses a config FRR cannot parse and leaves the live file and routes alone", async () => {
@@ -314,6 +394,40 @@ describe.skipIf(process.getuid?.() !== 0)(
         "show bgp ipv4 unicast json",
       );
       expect(Object.keys(learned.routes)).toEqual(["198.19.250.11/32"]);
+    });
+
+    it("a VIP change while FRR is down fails; once FRR is back the retry reloads in full", async () => {
+      await node!.stop();
+      const wanted = renderFrrConfig(
+        nodeConfig(["198.19.250.11", "198.19.250.31"], "redistribute-static"),
+      );
+      await expect(nodeApplier.apply(wanted)).rejects.toThrow(/over the vty sockets failed/);
+      // FRR comes back with the file as last applied (the failed change never reached it)...
+      node = await FrrInstance.start({ dir: nodeDir, netns: NS_NODE });
+      expect(await node.vtysh("show running-config")).toContain(
+        "ip route 198.19.250.11/32 blackhole tag 4242",
+      );
+      // ...and the retry does not trust the half-known running config: a full reload.
+      const reloadsBefore = nodeApplier.reloads;
+      expect(await nodeApplier.apply(wanted)).toMatchObject({ changed: true, method: "reload" });
+      expect(nodeApplier.reloads).toBe(reloadsBefore + 1);
+      await waitFor(
+        "198.19.250.31 on the router after FRR came back",
+        async () =>
+          (await routes(NS_ROUTER, "-4", "198.19.250.31/32")).some((r) => r.gateway === NODE_V4),
+        explainRouter,
+      );
+      expect(
+        (
+          await nodeApplier.apply(
+            renderFrrConfig(nodeConfig(["198.19.250.11"], "redistribute-static")),
+          )
+        ).method,
+      ).toBe("vty");
+      await waitFor(
+        "198.19.250.31 to leave the router",
+        async () => (await routes(NS_ROUTER, "-4", "198.19.250.31/32")).length === 0,
+      );
     });
 
     it("stops by its own pids and restarts on its directory with the last applied config", async () => {

@@ -1,6 +1,8 @@
 // The FRR target: the set of VIPs this node announces, rendered into the node's whole frr.conf
-// and applied through FrrApplier (debounced, atomic write, skipped when unchanged). Objects are
-// lbId -> VIP address; every batch renders the complete file from the current set.
+// and applied through FrrApplier (debounced, skipped when unchanged; a change of VIPs only goes
+// to the daemons' vty sockets in milliseconds, anything else is reloaded). Objects are
+// lbId -> VIP address; every batch renders the complete file from the current set, so the
+// applier can tell a VIP-only change from any other by comparing whole files.
 import { execFile } from "node:child_process";
 import { promisify } from "node:util";
 import { renderFrrConfig, type FrrConfigInput } from "../frr/render";

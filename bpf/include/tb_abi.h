@@ -57,16 +57,18 @@ struct tb_vip_filter {
 };
 _Static_assert(sizeof(struct tb_vip_filter) == TB_VIP_FILTER_WORDS * 8, "tb_vip_filter");
 
-/* tb_listeners: ARRAY indexed by listener id. `gen` changes each time the id is given to a
+/* tb_listeners_v2: ARRAY indexed by listener id. `gen` changes each time the id is given to a
  * new listener, so a cached flow (struct tb_conn) of an earlier listener with the same id
- * is recognised as stale. */
+ * is recognised as stale. `table_sel` names the active Maglev buffer (0 or 1): kept here, not
+ * in a map of its own, so a new flow reads it from the line it reads `flags` from.
+ * v2: tb_listeners had { __u32 flags; __u16 gen; __u16 pad } and the selector in tb_table_sel. */
 #define TB_LISTENER_F_ACTIVE 0x1       /* slot in use */
 #define TB_LISTENER_F_SRC_AFFINITY 0x2 /* hash the source address only */
 #define TB_LISTENER_F_CIDR_FILTER 0x4  /* only sources in tb_cidr4/6 for this id are allowed */
 struct tb_listener {
-	__u32 flags;
+	__u16 flags;
 	__u16 gen;
-	__u16 pad;
+	__u32 table_sel; /* user space writes the inactive buffer, then flips this */
 };
 _Static_assert(sizeof(struct tb_listener) == 8, "tb_listener");
 
@@ -87,8 +89,8 @@ _Static_assert(sizeof(struct tb_cidr_key6) == 24, "tb_cidr_key6");
 
 /* ---- Maglev ----------------------------------------------------------------------- */
 
-/* tb_maglev: ARRAY of 2 * max listeners; listener L owns elements 2L and 2L+1.
- * tb_table_sel: ARRAY of __u32 per listener id, 0 or 1: which of the two is active. */
+/* tb_maglev: ARRAY of 2 * max listeners; listener L owns elements 2L and 2L+1;
+ * tb_listener.table_sel says which of the two is active. */
 struct tb_maglev_table {
 	__u32 backend[TB_MAGLEV_SIZE]; /* backend id, or TB_NO_BACKEND */
 };
@@ -129,7 +131,7 @@ struct tb_flow6 {
 _Static_assert(sizeof(struct tb_flow6) == 40, "tb_flow6");
 
 /* A cached flow names its listener too, so that a hit needs no listener lookup; it is
- * valid while tb_listeners[listener_id] is active with the same gen. */
+ * valid while tb_listeners_v2[listener_id] is active with the same gen. */
 struct tb_conn {
 	__u32 backend_id;
 	__u16 listener_id;
@@ -205,21 +207,25 @@ struct tb_backend_stats {
 };
 _Static_assert(sizeof(struct tb_backend_stats) == 16, "tb_backend_stats");
 
-/* tb_stats_glb: one element, counters indexed by enum tb_global_counter. */
+/* tb_stats_glb_v2: one element, counters indexed by enum tb_global_counter. The counters a
+ * forwarded or passed packet bumps come first, adjacent, so that the common paths touch one
+ * cache line of it (the per-CPU value is only 8-byte aligned). v2: this order (tb_stats_glb
+ * had TB_G_PASS, DROP, TX, REDIRECT, CACHE_HIT, CACHE_MISS, FLOOD_ENTER, FLOOD_STATELESS,
+ * FIB_OK, FIB_FALLBACK, MALFORMED, DROP_UNCLASSIFIABLE, FIB_CACHED). */
 enum tb_global_counter {
 	TB_G_PASS = 0,
-	TB_G_DROP,
 	TB_G_TX,
-	TB_G_REDIRECT,
 	TB_G_CACHE_HIT,
+	TB_G_FIB_FALLBACK,  /* next hop from the configured fallback */
+	TB_G_FIB_CACHED,    /* next hop from tb_nexthop (a FIB answer younger than nh_ttl_ms) */
+	TB_G_REDIRECT,
 	TB_G_CACHE_MISS,    /* new flow hashed through the table (SYN or lookup miss) */
+	TB_G_FIB_OK,        /* next hop from bpf_fib_lookup (asked now) */
+	TB_G_DROP,
 	TB_G_FLOOD_ENTER,   /* times a CPU entered flood (stateless) mode */
 	TB_G_FLOOD_STATELESS, /* new flows not inserted into the cache because of flood mode */
-	TB_G_FIB_OK,        /* next hop from bpf_fib_lookup (asked now) */
-	TB_G_FIB_FALLBACK,  /* next hop from the configured fallback */
 	TB_G_MALFORMED,     /* truncated / inconsistent headers (passed) */
 	TB_G_DROP_UNCLASSIFIABLE, /* fragment / IPv6 extension header addressed to a VIP */
-	TB_G_FIB_CACHED,    /* next hop from tb_nexthop (a FIB answer younger than nh_ttl_ms) */
 	TB_G_COUNTERS_USED,
 	TB_G_COUNTERS = 16
 };

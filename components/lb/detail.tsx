@@ -19,6 +19,7 @@ import { Badge, Card, Table, td, th } from "../ui/layout";
 import { Time } from "../ui/time";
 import { ChangeError, type LbView, LbProvider, useApplyChange, useCanEdit, useLb } from "./context";
 import { ListenersTab } from "./detail-listeners";
+import { LiveNodesCard, LiveProvider, MemberHealthCard, ThroughputCard } from "./live";
 import { MembersTab } from "./detail-members";
 import { PoolsTab } from "./detail-pools";
 import { listenersText, memberText, parseTags, portsText, tagsText } from "./format";
@@ -42,8 +43,9 @@ export function LbDetail({ lbRef }: { lbRef: string }) {
   const pathname = usePathname();
   const lb = useQuery({
     ...trpc.lb.get.queryOptions({ tenantId: tenant.id, lb: lbRef }),
-    // Statuses move as nodes apply revisions and report health.
-    refetchInterval: 10_000,
+    // The live subscription refetches on every change; this slow poll only catches what turns
+    // with time alone (a rollout timing out, health reports going stale).
+    refetchInterval: 30_000,
   });
   const base = `/t/${encodeURIComponent(tenant.slug)}/lbs`;
   const tab: TabKey = TABS.find((t) => t.key === search.get("tab"))?.key ?? "overview";
@@ -64,64 +66,66 @@ export function LbDetail({ lbRef }: { lbRef: string }) {
 
   return (
     <LbProvider value={{ lb: view, lbRef, canEdit, reload }}>
-      <nav aria-label="Breadcrumb" className="mb-2 text-sm">
-        <Link href={base} className="text-indigo-700 hover:underline">
-          Load balancers
-        </Link>
-        <span className="px-1.5 text-slate-400">/</span>
-        <span className="text-slate-600">{view.name}</span>
-      </nav>
-      <header className="mb-5 flex flex-col gap-4 lg:flex-row lg:items-start lg:justify-between">
-        <div className="min-w-0">
-          <h1 className="text-xl font-semibold tracking-tight text-slate-900">
-            {view.name} <span className="font-mono text-base font-medium text-slate-500">{view.address}</span>
-          </h1>
-          <p className="mt-1 text-sm text-slate-500">
-            {listenersText(view.listeners) || "no listeners"} · {view.memberCount} member{view.memberCount === 1 ? "" : "s"} · revision {view.revision}
-            {view.deletionProtection && " · deletion protection on"}
-            {!view.adminEnabled && " · disabled"}
-          </p>
+      <LiveProvider lbRef={lbRef}>
+        <nav aria-label="Breadcrumb" className="mb-2 text-sm">
+          <Link href={base} className="text-indigo-700 hover:underline">
+            Load balancers
+          </Link>
+          <span className="px-1.5 text-slate-400">/</span>
+          <span className="text-slate-600">{view.name}</span>
+        </nav>
+        <header className="mb-5 flex flex-col gap-4 lg:flex-row lg:items-start lg:justify-between">
+          <div className="min-w-0">
+            <h1 className="text-xl font-semibold tracking-tight text-slate-900">
+              {view.name} <span className="font-mono text-base font-medium text-slate-500">{view.address}</span>
+            </h1>
+            <p className="mt-1 text-sm text-slate-500">
+              {listenersText(view.listeners) || "no listeners"} · {view.memberCount} member{view.memberCount === 1 ? "" : "s"} · revision {view.revision}
+              {view.deletionProtection && " · deletion protection on"}
+              {!view.adminEnabled && " · disabled"}
+            </p>
+          </div>
+          <div className="grid shrink-0 grid-cols-1 gap-3 sm:grid-cols-2 lg:w-[34rem]">
+            <StatusBox title="Provisioning">
+              <StatusWithReason axis="provisioning" status={view.provisioning.status} reason={view.provisioning.reason} />
+            </StatusBox>
+            <StatusBox title="Operating">
+              <StatusWithReason axis="operating" status={view.operating.status} reason={view.operating.reason} />
+            </StatusBox>
+          </div>
+        </header>
+        <div className="mb-5 overflow-x-auto border-b border-slate-200">
+          <div role="tablist" aria-label="Load balancer sections" className="flex gap-1">
+            {TABS.map((t) => (
+              <button
+                key={t.key}
+                role="tab"
+                type="button"
+                id={`tab-${t.key}`}
+                aria-selected={tab === t.key}
+                aria-controls={`panel-${t.key}`}
+                onClick={() => router.replace(`${pathname}${t.key === "overview" ? "" : `?tab=${t.key}`}`, { scroll: false })}
+                className={cx(
+                  "-mb-px whitespace-nowrap border-b-2 px-3 py-2 text-sm font-medium",
+                  tab === t.key ? "border-indigo-600 text-indigo-700" : "border-transparent text-slate-600 hover:border-slate-300 hover:text-slate-900",
+                )}
+              >
+                {t.label}
+                {t.key === "listeners" && <Count n={view.listeners.length} />}
+                {t.key === "pools" && <Count n={view.pools.length} />}
+                {t.key === "members" && <Count n={view.memberCount} />}
+              </button>
+            ))}
+          </div>
         </div>
-        <div className="grid shrink-0 grid-cols-1 gap-3 sm:grid-cols-2 lg:w-[34rem]">
-          <StatusBox title="Provisioning">
-            <StatusWithReason axis="provisioning" status={view.provisioning.status} reason={view.provisioning.reason} />
-          </StatusBox>
-          <StatusBox title="Operating">
-            <StatusWithReason axis="operating" status={view.operating.status} reason={view.operating.reason} />
-          </StatusBox>
+        <div role="tabpanel" id={`panel-${tab}`} aria-labelledby={`tab-${tab}`}>
+          {tab === "overview" && <OverviewTab />}
+          {tab === "listeners" && <ListenersTab />}
+          {tab === "pools" && <PoolsTab />}
+          {tab === "members" && <MembersTab />}
+          {tab === "history" && <HistoryTab />}
         </div>
-      </header>
-      <div className="mb-5 overflow-x-auto border-b border-slate-200">
-        <div role="tablist" aria-label="Load balancer sections" className="flex gap-1">
-          {TABS.map((t) => (
-            <button
-              key={t.key}
-              role="tab"
-              type="button"
-              id={`tab-${t.key}`}
-              aria-selected={tab === t.key}
-              aria-controls={`panel-${t.key}`}
-              onClick={() => router.replace(`${pathname}${t.key === "overview" ? "" : `?tab=${t.key}`}`, { scroll: false })}
-              className={cx(
-                "-mb-px whitespace-nowrap border-b-2 px-3 py-2 text-sm font-medium",
-                tab === t.key ? "border-indigo-600 text-indigo-700" : "border-transparent text-slate-600 hover:border-slate-300 hover:text-slate-900",
-              )}
-            >
-              {t.label}
-              {t.key === "listeners" && <Count n={view.listeners.length} />}
-              {t.key === "pools" && <Count n={view.pools.length} />}
-              {t.key === "members" && <Count n={view.memberCount} />}
-            </button>
-          ))}
-        </div>
-      </div>
-      <div role="tabpanel" id={`panel-${tab}`} aria-labelledby={`tab-${tab}`}>
-        {tab === "overview" && <OverviewTab />}
-        {tab === "listeners" && <ListenersTab />}
-        {tab === "pools" && <PoolsTab />}
-        {tab === "members" && <MembersTab />}
-        {tab === "history" && <HistoryTab />}
-      </div>
+      </LiveProvider>
     </LbProvider>
   );
 }
@@ -209,6 +213,12 @@ function OverviewTab() {
           )}
         </Card>
         {canEdit && <DangerZone />}
+      </div>
+      {/* min-w-0: the live tables and charts must not widen the grid column on narrow screens. */}
+      <div className="min-w-0 space-y-6 lg:col-span-2">
+        <LiveNodesCard />
+        <ThroughputCard />
+        <MemberHealthCard />
       </div>
       <EditSettings open={editing} onClose={() => setEditing(false)} />
     </div>

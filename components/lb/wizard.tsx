@@ -45,7 +45,9 @@ export function CreateWizard() {
   const [serverErrors, setServerErrors] = useState<FieldErrors>({});
   const [formError, setFormError] = useState<string | null>(null);
   // One key per wizard: a create retried after a lost answer returns the first result.
-  const [idempotencyKey] = useState(() => `console-${crypto.randomUUID()}`);
+  // getRandomValues, not randomUUID: the latter exists only in secure contexts (HTTPS or
+  // localhost), and a console reached over plain HTTP by address must work too.
+  const [idempotencyKey] = useState(() => `console-${Array.from(crypto.getRandomValues(new Uint8Array(16)), (b) => b.toString(16).padStart(2, "0")).join("")}`);
   const top = useRef<HTMLDivElement>(null);
   const base = `/t/${encodeURIComponent(tenant.slug)}/lbs`;
 

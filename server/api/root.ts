@@ -4,6 +4,7 @@ import { tenantsRouter, usersRouter } from "./routers/platform";
 import { agentsRouter } from "./routers/agents";
 import { lbRouter, listenersRouter, poolMembersRouter, poolsRouter } from "./routers/lb";
 import { certsRouter } from "./routers/certs";
+import { liveRouter } from "./routers/live";
 import { azsRouter, ipPoolsRouter, nodesRouter, quotasRouter, regionsRouter } from "./routers/inventory";
 
 export const appRouter = router({
@@ -24,6 +25,7 @@ export const appRouter = router({
   poolMembers: poolMembersRouter,
   agents: agentsRouter,
   certs: certsRouter,
+  live: liveRouter,
 });
 
 export type AppRouter = typeof appRouter;

@@ -10,12 +10,15 @@ import { type Actor, type DomainCtx, type Role, requireRole, resolveTenant } fro
 import { tenantRefSchema } from "../../lib/schemas";
 import { DomainError } from "../domain/errors";
 import { authenticateToken } from "../domain/tokens";
+import type { LiveFeed } from "../metrics/live";
 
 export interface ApiDeps {
   db: Db;
   database: Database;
   auth: Auth;
   onCommitted?: (revisions: number[]) => void;
+  /** Live metrics and change cues for subscriptions (absent: live views are off). */
+  live?: LiveFeed;
 }
 
 export interface ApiContext {

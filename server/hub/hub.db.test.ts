@@ -212,8 +212,11 @@ describe("agent hub and jobs", () => {
     await expect
       .poll(async () => (await admin.lb.get({ tenantId: "t1", lb: lbId })).pools[0]!.members[0]!.operating, { timeout: 5000 })
       .toMatchObject({ status: "DEGRADED", reason: /down on 1 of 2 nodes: connect ECONNREFUSED/ });
-    const m = (await admin.lb.get({ tenantId: "t1", lb: lbId })).pools[0]!.members[0]!;
+    const view = await admin.lb.get({ tenantId: "t1", lb: lbId });
+    const m = view.pools[0]!.members[0]!;
     expect(m.nodes.map((n) => n.state).sort()).toEqual(["down", "up"]);
+    // The only enabled member is degraded: so are its pool and the load balancer (not "no reports").
+    expect(view.operating.status).toBe("DEGRADED");
   });
 
   it("a malformed message closes that socket with a reason and applies nothing", async () => {

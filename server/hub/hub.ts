@@ -51,6 +51,8 @@ interface Session {
 export interface HubEvents {
   onMetrics?: (nodeId: string, msg: Extract<AgentMessage, { type: "metrics" }>) => void;
   onActivity?: (nodeId: string, what: string) => void;
+  /** After an agent report changed stored state (acks, health, heartbeat, connect): the live views' cue. */
+  onReported?: (nodeId: string, lbIds: string[]) => void;
 }
 
 export class AgentHub {
@@ -147,6 +149,7 @@ export class AgentHub {
       if (s.flushTimer) clearTimeout(s.flushTimer);
       if (this.sessions.get(node.id) === s) this.sessions.delete(node.id);
       this.log.info({ node: node.name }, "hub: agent disconnected");
+      this.events.onReported?.(node.id, []);
     });
     ws.on("error", (err) => this.log.warn({ err, node: node.name }, "hub: agent socket error"));
   }
@@ -179,6 +182,7 @@ export class AgentHub {
           .set({ agentVersion: msg.agentVersion, lastHeartbeatAt: new Date(), lastAppliedRevision: msg.lastAppliedRevision })
           .where(eq(lbNode.id, s.node.id));
         await this.sendSnapshot(s);
+        this.events.onReported?.(s.node.id, []);
         return;
       }
       case "resync":
@@ -186,9 +190,11 @@ export class AgentHub {
         return;
       case "ack":
         await this.recordAcks(s, msg);
+        this.events.onReported?.(s.node.id, msg.results.map((r) => r.lbId));
         return;
       case "health":
         await this.recordHealth(s, msg);
+        this.events.onReported?.(s.node.id, [...new Set(msg.transitions.map((t) => t.lbId))]);
         return;
       case "heartbeat":
         await db
@@ -200,6 +206,7 @@ export class AgentHub {
             advertisedCount: msg.advertised,
           })
           .where(eq(lbNode.id, s.node.id));
+        this.events.onReported?.(s.node.id, []);
         return;
       case "metrics":
         this.events.onMetrics?.(s.node.id, msg);

@@ -191,7 +191,8 @@ function rollUp(children: Operating[], what: string): Operating {
   const failed = active.filter((c) => c.status === "ERROR").length;
   if (online === active.length) return { status: "ONLINE", reason: `${online}/${active.length} ${what} healthy` };
   if (failed === active.length) return { status: "ERROR", reason: `all ${active.length} ${what} down` };
-  if (online === 0 && failed === 0) return active.find((c) => c.status === "UNKNOWN") ?? NO_REPORTS;
+  // Nothing known yet (only UNKNOWN children); a DEGRADED child makes the whole DEGRADED below.
+  if (online === 0 && failed === 0 && !active.some((c) => c.status === "DEGRADED")) return active.find((c) => c.status === "UNKNOWN") ?? NO_REPORTS;
   return { status: "DEGRADED", reason: `${online}/${active.length} ${what} healthy` };
 }
 

@@ -1,7 +1,8 @@
 "use client";
 // Platform admins: the LB node inventory (where VIPs run), with state changes (cordon, drain,
 // activate, down) and a reason, agent join tokens (shown once) and credential revocation. A red
-// banner says when automatic failover is suspended by the circuit breaker.
+// banner says when automatic failover is suspended by the circuit breaker. Live: each node's
+// traffic now and over the last minutes, and state changes without a reload (components/admin/live-fleet).
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { useEffect, useState } from "react";
 import { z } from "zod";
@@ -9,6 +10,7 @@ import { type NodeState, asnSchema, inventoryNameSchema, ipv4Schema, ipv6Schema 
 import { parseAddress } from "@/lib/ip";
 import { ago, wholeNumberText } from "@/components/admin/common";
 import { ServerIcon } from "@/components/admin/icons";
+import { FleetTrafficCard, NodeTrafficCell, useLiveFleet } from "@/components/admin/live-fleet";
 import { describeError, useZodForm } from "@/components/forms";
 import { type RouterOutputs, useTRPC } from "@/components/trpc";
 import { Button } from "@/components/ui/button";
@@ -40,8 +42,10 @@ function useNow(ms = 5000) {
 
 export default function NodesPage() {
   const trpc = useTRPC();
-  const nodes = useQuery({ ...trpc.nodes.list.queryOptions({}), refetchInterval: 10_000 });
-  const breaker = useQuery({ ...trpc.agents.failover.queryOptions(), refetchInterval: 10_000 });
+  // The live subscription refetches both on every node change; the slow poll is a backstop.
+  const nodes = useQuery({ ...trpc.nodes.list.queryOptions({}), refetchInterval: 30_000 });
+  const breaker = useQuery({ ...trpc.agents.failover.queryOptions(), refetchInterval: 30_000 });
+  const fleet = useLiveFleet();
   const now = useNow();
   const [stateChange, setStateChange] = useState<{ node: Node; state: NodeState } | null>(null);
   const [joinFor, setJoinFor] = useState<Node | null>(null);
@@ -77,6 +81,7 @@ export default function NodesPage() {
                   <th scope="col" className={th}>Address</th>
                   <th scope="col" className={th}>BGP</th>
                   <th scope="col" className={th}>VIPs</th>
+                  <th scope="col" className={th}>Traffic</th>
                   <th scope="col" className={th}>State</th>
                   <th scope="col" className={th}>Agent</th>
                   <th scope="col" className={th}>
@@ -107,6 +112,9 @@ export default function NodesPage() {
                       <span aria-label={`${n.vipCount} of ${n.capacity} VIPs`}>
                         {n.vipCount} / {n.capacity}
                       </span>
+                    </td>
+                    <td className={td}>
+                      <NodeTrafficCell fleet={fleet} nodeId={n.id} />
                     </td>
                     <td className={td}>
                       <Badge tone={stateTone[n.state]}>{n.state}</Badge>
@@ -155,6 +163,7 @@ export default function NodesPage() {
             </Table>
           )}
         </Card>
+        <FleetTrafficCard fleet={fleet} />
         <CreateNode />
       </div>
       <StateDialog change={stateChange} onDone={() => setStateChange(null)} />
