@@ -87,7 +87,7 @@ describe.skipIf(!isRoot)(
     };
 
     it("reuses a FIB answer for its lifetime; a flush or the lifetime's end picks up the change", async () => {
-      dp.configure({ nodeV4: NODE, useFib: true, nextHopCacheMs: 400 });
+      dp.configure({ nodeV4: NODE, useFib: true, nextHopCacheMs: 3000 }); // long enough for `ip neigh` calls on a loaded CI machine
       let r = send();
       // asked the FIB: the gateway's MAC, out of another device than the ingress
       expect(r).toMatchObject({ action: "REDIRECT", dstMac: MAC_A, fibOk: 1n, fibCached: 0n });
@@ -104,7 +104,7 @@ describe.skipIf(!isRoot)(
 
       gatewayMac(MAC_C);
       expect(send().dstMac).toBe(MAC_B);
-      await sleep(500); // the lifetime is over
+      await sleep(3200); // the lifetime is over
       r = send();
       expect(r).toMatchObject({ dstMac: MAC_C, fibOk: 1n, fibCached: 0n });
 
