@@ -30,7 +30,7 @@ import { apiClient, type ApiClient } from "../e2e/testbed/api";
 import { httpFromClient, nodeMaps, routerNexthops } from "../e2e/testbed/probe";
 import { sleep } from "../e2e/testbed/sys";
 import { down, up, type Testbed } from "../e2e/testbed/testbed";
-import { buildTopology, type TopologyOptions } from "../e2e/testbed/topology";
+import { buildTopology, testTopology, type TopologyOptions } from "../e2e/testbed/topology";
 import type { Database } from "../server/db/client";
 import { placement, user } from "../server/db/schema";
 import { SYSTEM_ACTOR } from "../server/domain/context";
@@ -46,17 +46,7 @@ import { AGENT_PATH } from "../server/protocol/agent";
 import { openServices, type Services } from "../server/services";
 import { openTestDatabase } from "../server/testing/db";
 
-const TOPOLOGY: TopologyOptions = {
-  prefix: "tbbench-",
-  lbNodes: [
-    { name: "a1", az: "a" },
-    { name: "a2", az: "a" },
-    { name: "b1", az: "b" },
-  ],
-  backends: 3,
-  clients: 2,
-  mgmtOctet: 251,
-};
+const TOPOLOGY: TopologyOptions = testTopology("tbbench-", 251);
 const ADMIN = { email: "bench-admin@tenbin.local", password: "bench-admin-password-1" };
 const TENANT = "bench";
 const REPLICAS = 2;

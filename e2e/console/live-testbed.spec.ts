@@ -18,22 +18,12 @@ import { agentLogFile, REPO_ROOT, startBackendHttp, stopBackendHttp } from "../t
 import { httpFromClient, routerNexthops } from "../testbed/probe";
 import { startServerProcess } from "../testbed/server-process";
 import { down, up, type Testbed } from "../testbed/testbed";
-import { buildTopology, type TopologyOptions } from "../testbed/topology";
+import { buildTopology, testTopology, type TopologyOptions } from "../testbed/topology";
 
 const isRoot = process.getuid?.() === 0;
 
 // Namespaces tb-pw-*, management 198.18.240.0/24: used by no other testbed.
-const TOPOLOGY: TopologyOptions = {
-  prefix: "tb-pw-",
-  lbNodes: [
-    { name: "a1", az: "a" },
-    { name: "a2", az: "a" },
-    { name: "b1", az: "b" },
-  ],
-  backends: 3,
-  clients: 2,
-  mgmtOctet: 240,
-};
+const TOPOLOGY: TopologyOptions = testTopology("tb-pw-", 240);
 /** The server listens on the management bridge address only; any free port there. */
 const SERVER_PORT = 8240;
 const ADMIN = { email: "pw-admin@tenbin.local", password: "pw-testbed-admin-1" };

@@ -28,21 +28,11 @@ import { backendDecapStats } from "./network";
 import { httpFromClient, nodeMaps, routerNexthops, udpFromClient } from "./probe";
 import { sleep, waitFor } from "./sys";
 import { down, up, type Testbed } from "./testbed";
-import { buildTopology, type TopologyOptions } from "./topology";
+import { buildTopology, testTopology, type TopologyOptions } from "./topology";
 
 const isRoot = process.getuid?.() === 0;
 
-const TOPOLOGY: TopologyOptions = {
-  prefix: "tb-cl-",
-  lbNodes: [
-    { name: "a1", az: "a" },
-    { name: "a2", az: "a" },
-    { name: "b1", az: "b" },
-  ],
-  backends: 3,
-  clients: 2,
-  mgmtOctet: 254,
-};
+const TOPOLOGY: TopologyOptions = testTopology("tb-cl-", 254);
 const ADMIN = { email: "testbed-admin@tenbin.local", password: "testbed-admin-password-1" };
 const TENANT = "tb-demo";
 const FALL = 2;

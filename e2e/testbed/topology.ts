@@ -159,6 +159,19 @@ export const DEFAULT_TOPOLOGY: TopologyOptions = {
   mgmtOctet: 255,
 };
 
+/** The tests' topology: 3 LB nodes a1, a2 (AZ a) and b1 (AZ b), 3 backends, 2 clients. */
+export const testTopology = (prefix: string, mgmtOctet: number): TopologyOptions => ({
+  prefix,
+  lbNodes: [
+    { name: "a1", az: "a" },
+    { name: "a2", az: "a" },
+    { name: "b1", az: "b" },
+  ],
+  backends: 3,
+  clients: 2,
+  mgmtOctet,
+});
+
 /** Every namespace of the testbed. */
 export function allNamespaces(t: Topology): string[] {
   return [t.router.ns, ...t.lbNodes.map((n) => n.ns), ...t.backends.map((b) => b.ns), ...t.clients.map((c) => c.ns)];

@@ -22,22 +22,12 @@ import {
 } from "./probe";
 import { sleep, waitFor } from "./sys";
 import { down, up, type Testbed } from "./testbed";
-import { buildTopology, type LbNodeSpec, type TopologyOptions } from "./topology";
+import { buildTopology, testTopology, type LbNodeSpec, type TopologyOptions } from "./topology";
 import type { ApiClient } from "./api";
 
 const isRoot = process.getuid?.() === 0;
 
-const TOPOLOGY: TopologyOptions = {
-  prefix: "tb-tr-",
-  lbNodes: [
-    { name: "a1", az: "a" },
-    { name: "a2", az: "a" },
-    { name: "b1", az: "b" },
-  ],
-  backends: 3,
-  clients: 2,
-  mgmtOctet: 252,
-};
+const TOPOLOGY: TopologyOptions = testTopology("tb-tr-", 252);
 const TENANT = "tb-traffic";
 const INTERVAL_MS = 500;
 const FALL = 2;
